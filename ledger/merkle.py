@@ -1,0 +1,157 @@
+"""RFC 9162 Merkle trees: the hashing behind batch signatures and checkpoints.
+
+Leaf hash = SHA-256(0x00 || entry); node hash = SHA-256(0x01 || left || right); the
+tree over n leaves splits at the largest power of two below n (RFC 9162 section 2.1.1).
+Proof generation works from leaf hashes; verification follows the RFC's iterative
+algorithms (sections 2.1.3.2 and 2.1.4.2), so a verifier needs nothing but the proof.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly less than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """Merkle tree hash over leaf hashes (not entries), computed bottom-up."""
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """Audit path for leaf ``index`` in the tree over ``leaves`` (leaf hashes)."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} outside a tree of {len(leaves)}")
+    path: list[bytes] = []
+    lo, hi = 0, len(leaves)
+    stack: list[bytes] = []
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            stack.append(root(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            stack.append(root(leaves[lo : lo + k]))
+            lo = lo + k
+    path.extend(reversed(stack))
+    return path
+
+
+def batch_paths(leaves: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """Root and every leaf's audit path in one pass: O(n log n) hashes in total,
+    where calling ``inclusion_path`` per leaf would rehash whole subtrees."""
+    n = len(leaves)
+    paths: list[list[bytes]] = [[] for _ in range(n)]
+
+    def build(lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return leaves[lo]
+        k = _split(hi - lo)
+        left, right = build(lo, lo + k), build(lo + k, hi)
+        for i in range(lo, lo + k):
+            paths[i].append(right)
+        for i in range(lo + k, hi):
+            paths[i].append(left)
+        return node_hash(left, right)
+
+    return (build(0, n) if n else EMPTY_ROOT), paths
+
+
+def root_from_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
+    """The root that ``path`` proves ``leaf`` (a leaf hash) sits under, or None if the
+    path does not fit a tree of ``size`` (RFC 9162 section 2.1.3.2)."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes) -> bool:
+    return root_from_inclusion(leaf, index, size, path) == expected_root
+
+
+def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """Proof that the tree of ``old_size`` leaves is a prefix of the tree over ``leaves``
+    (RFC 9162 section 2.1.4.1, SUBPROOF)."""
+    n = len(leaves)
+    if not 0 < old_size <= n:
+        raise ValueError(f"no consistency proof from size {old_size} to {n}")
+
+    def subproof(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        size = hi - lo
+        if m == size:
+            return [] if complete else [root(leaves[lo:hi])]
+        k = _split(size)
+        if m <= k:
+            return subproof(m, lo, lo + k, complete) + [root(leaves[lo + k : hi])]
+        return subproof(m - k, lo + k, hi, False) + [root(leaves[lo : lo + k])]
+
+    return subproof(old_size, 0, n, True)
+
+
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+    """RFC 9162 section 2.1.4.2."""
+    if old_size == new_size:
+        return old_root == new_root and not proof
+    if not 0 < old_size < new_size:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # exact power of two: the old root is a subtree
+        path.insert(0, old_root)
+    if not path:
+        return False
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
