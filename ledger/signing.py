@@ -81,7 +81,7 @@ class IssuerKey:
     def registration(self, **fields: object) -> IssuerKeyRegistered:
         """The registry event that introduces this key to verifiers."""
         return IssuerKeyRegistered(
-            issuer_id=self.issuer_id, key_id=self.key_id, public_key=self.public_bytes, producer=self.producer, **fields
+            issuer_id=self.issuer_id, key_id=self.key_id, public_key=self.public_bytes, **fields
         )
 
     def sign(self, message: bytes) -> bytes:
