@@ -455,6 +455,9 @@ class Checkpoint(Event):
     previous_root_hash: bytes | None = None
     signer_key_id: str
     head_signature: bytes = Field(min_length=64, max_length=64)
+    # The leaf hashes of offsets [previous_tree_size, tree_size): the seal manifest.
+    # It lets a verifier name each tampered offset and how (see ledger/provable).
+    leaf_hashes: list[bytes] = Field(default_factory=list)
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

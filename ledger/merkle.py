@@ -155,3 +155,48 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+class CompactRange:
+    """An append-only RFC 9162 tree kept in O(log n) memory: the roots of the perfect
+    subtrees that the tree over the leaves so far splits into, largest first.
+
+    Appending a leaf merges equal-sized subtrees like a binary counter carries, so a
+    sealer or verifier walks millions of leaves without holding them; ``root()``
+    folds the stack right to left, which is the MTH of RFC 9162 section 2.1.1.
+    """
+
+    __slots__ = ("size", "_stack")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash (not an entry)."""
+        stack = self._stack
+        stack.append(leaf)
+        n = self.size
+        while n & 1:
+            right = stack.pop()
+            stack[-1] = node_hash(stack[-1], right)
+            n >>= 1
+        self.size += 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        r = self._stack[-1]
+        for h in reversed(self._stack[:-1]):
+            r = node_hash(h, r)
+        return r
+
+    def copy(self) -> CompactRange:
+        other = CompactRange()
+        other.size = self.size
+        other._stack = list(self._stack)
+        return other
