@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 
 from ..errors import LogUnavailable
 from ..partitioning import partition_for
-from .port import Log, OutgoingRecord, Position, StoredRecord, TopicKind, TopicSpec
+from .port import Capability, Log, OutgoingRecord, Position, StoredRecord, TopicKind, TopicSpec
 
 _TOPIC_ALREADY_EXISTS = 36
 
@@ -26,6 +26,8 @@ TOPIC_CONFIGS: dict[TopicKind, dict[str, str]] = {
 
 
 class KafkaLog(Log):
+    capabilities = frozenset({Capability.CROSS_PROCESS_APPENDERS})
+
     def __init__(
         self,
         bootstrap: str,
