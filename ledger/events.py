@@ -33,9 +33,9 @@ def utc_now() -> datetime:
 
 
 class Record(BaseModel):
-    """Base of every model: frozen, strict about unknown fields."""
+    """Base of every model: frozen, strict about unknown fields; bytes are base64 in JSON."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
 
 
 # ---------------------------------------------------------------- enumerations

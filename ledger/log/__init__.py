@@ -1,6 +1,7 @@
 """The log port and the composition root that turns a URL into an adapter.
 
     sqlite:///relative/path.db   sqlite:////absolute/path.db   (the default)
+        ?poll=0.02&busy_timeout=60
     kafka://host:port[,host:port]?replication=3&append_timeout=30
 """
 
@@ -36,7 +37,9 @@ def log_from_url(url: str) -> Log:
         path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
         if not path:
             raise ValueError(f"{url!r}: sqlite URL needs a path, e.g. sqlite:///.dledger/ledger.db")
-        return SqliteLog(Path(path), poll_interval=float(query.get("poll", 0.02)))
+        return SqliteLog(
+            Path(path), poll_interval=float(query.get("poll", 0.02)), busy_timeout=float(query.get("busy_timeout", 60))
+        )
     if parsed.scheme == "kafka":
         from .kafka import KafkaLog
 

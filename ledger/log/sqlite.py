@@ -46,9 +46,10 @@ def _headers_in(text: str | None) -> tuple[tuple[str, bytes], ...]:
 class SqliteLog(Log):
     capabilities = frozenset({Capability.CROSS_PROCESS_APPENDERS, Capability.REWRITE_FOR_TESTS})
 
-    def __init__(self, path: str | Path, poll_interval: float = 0.02) -> None:
+    def __init__(self, path: str | Path, poll_interval: float = 0.02, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.poll_interval = poll_interval
+        self.busy_timeout = busy_timeout
         self._db: aiosqlite.Connection | None = None
         self._partitions: dict[str, int] = {}
         self._write_lock = asyncio.Lock()
@@ -58,10 +59,10 @@ class SqliteLog(Log):
 
     async def _connect(self) -> aiosqlite.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, isolation_level=None, timeout=60)
+        db = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")  # durable on return, not just on checkpoint
-        await db.execute("PRAGMA busy_timeout=60000")
+        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return db
 
     async def open(self) -> None:

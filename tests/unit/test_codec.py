@@ -191,3 +191,14 @@ def test_decode__truncated_or_flipped_bytes_never_crash(cut: int, flip: int) -> 
             codec.decode(bad)
         except (MalformedRecord, UnknownSchema):
             pass
+
+
+@pytest.mark.parametrize("cls", EVENT_TYPES, ids=lambda c: c.__name__)
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_json_form__round_trips_every_event_type(cls: type[Event], data: st.DataObject) -> None:
+    """The JSON lines `dledger publish` reads are the same models."""
+    from ledger.events import event_from_json
+
+    event = data.draw(model_strategy(cls))
+    assert event_from_json(event.model_dump_json()) == event
