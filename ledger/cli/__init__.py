@@ -20,6 +20,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ledger.cli.keys",
     "ledger.cli.schemas",
     "ledger.cli.bench",
+    "ledger.cli.project",
+    "ledger.cli.chain",
+    "ledger.cli.timeline",
+    "ledger.cli.blast_radius",
+    "ledger.cli.owners",
+    "ledger.cli.findings",
+    "ledger.cli.replay",
 )
 
 
