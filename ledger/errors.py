@@ -6,7 +6,8 @@
     │   ├── UnknownSchema           bytes framed with a schema this reader does not know
     │   ├── MalformedRecord         bytes that do not decode as a framed Avro event
     │   ├── SignatureInvalid        a producer signature does not verify
-    │   └── UnknownIssuerKey        a signature by a key nobody registered
+    │   ├── UnknownIssuerKey        a signature by a key nobody registered
+    │   └── LogTampered             the log no longer matches its signed checkpoints
     └── InfrastructureError         the outside world failed; retrying may help
         ├── LogUnavailable          the log could not be reached or did not confirm durability
         └── SchemaRegistryError     the schema registry refused or could not be reached
@@ -44,6 +45,10 @@ class SignatureInvalid(DomainError):
 
 class UnknownIssuerKey(DomainError):
     """A signature made with a key that no IssuerKeyRegistered event introduced."""
+
+
+class LogTampered(DomainError):
+    """The log disagrees with a signed checkpoint: sealing more would bless tampering."""
 
 
 class InfrastructureError(LedgerError):

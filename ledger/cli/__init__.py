@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ledger.cli.keys",
     "ledger.cli.schemas",
     "ledger.cli.bench",
+    "ledger.cli.seal",
+    "ledger.cli.verify",
     "ledger.cli.project",
     "ledger.cli.chain",
     "ledger.cli.timeline",
