@@ -195,7 +195,7 @@ def check_issuance(state: State, event: CredentialIssued, cred: Credential, fina
         f.add("broken_chain", Severity.HIGH, f"{cid} was issued without an ACT approval",
               subject="approval", parties=who, credential_id=cid, waited=True)
     for a in approvals:
-        _check_approval(f, a, cred, request)
+        f.out += _check_approval(state, a, cred)
 
     # lifetime
     if cred.expires_at is None:
@@ -236,8 +236,9 @@ def check_issuance(state: State, event: CredentialIssued, cred: Credential, fina
     return f
 
 
-def _check_approval(f: Findings, a: ApprovalRecorded, cred: Credential | None, request: object) -> None:
-    state = f.state
+def _check_approval(state: State, a: ApprovalRecorded, cred: Credential | None) -> list[GovernanceFinding]:
+    """Findings about one approval; their cause is the approval, whichever event triggered the check."""
+    f = Findings(state, a, None)
     if cred is not None and a.approver_type is ApproverType.HUMAN and a.occurred_at > cred.issued_at:
         f.add("approval_after_action", Severity.MEDIUM,
               f"{a.approver} approved {a.approval_kind.value} for {cred.credential_id} at {a.occurred_at:%H:%M:%S},"
@@ -252,6 +253,7 @@ def _check_approval(f: Findings, a: ApprovalRecorded, cred: Credential | None, r
               parties=parties(state, workflow_id=req.workflow_id, resources=req.resources, broker_id=req.broker_id,
                               request_id=req.request_id, human_approvers=False),
               credential_id=cred.credential_id if cred else None)
+    return f.out
 
 
 def _check_fingerprint_issuance(f: Findings, state: State, cred: Credential) -> None:
@@ -266,10 +268,7 @@ def on_approval(state: State, event: ApprovalRecorded) -> list[GovernanceFinding
     state.approvals.setdefault(event.request_id, []).append(event)
     cred_id = state.by_request.get(event.request_id)
     cred = state.credentials.get(cred_id) if cred_id else None
-    f = Findings(state, event, None)
-    if cred is not None or event.request_id in state.requests:
-        _check_approval(f, event, cred, None)
-    return f.out
+    return _check_approval(state, event, cred)
 
 
 # ---------------------------------------------------------------- use

@@ -76,8 +76,8 @@ def on_task_completed(state: State, event: TaskCompleted) -> list[CredentialRevo
         return []
     state.completed.setdefault(event.task_id, event)
     out: list[CredentialRevoked] = []
-    for cred_id in state.by_task.get(event.task_id, ()):
-        cred = state.credentials[cred_id]
+    bound = [state.credentials[c] for c in state.by_task.get(event.task_id, ())]
+    for cred in sorted(bound, key=lambda c: c.depth):  # roots first: descendants cascade from them
         out += revoke(state, cred, RevocationReason.TASK_COMPLETED, event.event_id, max(event.occurred_at, cred.issued_at))
     return out
 
