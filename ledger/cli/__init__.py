@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ledger.cli.keys",
     "ledger.cli.schemas",
     "ledger.cli.bench",
+    "ledger.cli.process",
     "ledger.cli.seal",
     "ledger.cli.verify",
     "ledger.cli.project",
