@@ -28,7 +28,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from .avro_schema import schema_for
 from .errors import MalformedRecord, UnknownSchema
-from .events import EVENT_TYPES, EVENTS_BY_TYPE, Event, Signature
+from .events import EVENT_TYPES, EVENTS_BY_TYPE, Event, Producer, Signature
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -59,9 +59,12 @@ def encode_signature(sig: bytes, tree_size: int, leaf_index: int, audit_path: li
     parts = [b"\x02", _avro_bytes(sig), _long(tree_size), _long(leaf_index)]
     if audit_path:
         parts.append(_long(len(audit_path)))
-        parts.extend(_avro_bytes(p) for p in audit_path)
+        parts.extend(_HASH_PREFIX + p if len(p) == 32 else _avro_bytes(p) for p in audit_path)
     parts.append(b"\x00")
     return b"".join(parts)
+
+
+_HASH_PREFIX = _long(32)  # every audit path entry is a SHA-256 hash
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
@@ -124,20 +127,23 @@ class EventCodec:
 
     # ------------------------------------------------------------ encoding
 
-    def _body(self, writer: _Writer, event: Event) -> bytes:
+    def _body(self, writer: _Writer, event: Event, producer: Producer | None = None) -> bytes:
         buf = io.BytesIO()
         datum = event.model_dump()
         datum["signature"] = None
+        if producer is not None:
+            datum["producer"] = {"issuer_id": producer.issuer_id, "key_id": producer.key_id}
         try:
             fastavro.schemaless_writer(buf, writer.parsed, datum)
         except (ValueError, TypeError, AttributeError) as exc:
             raise MalformedRecord(f"encode {event.type} {event.event_id}: {exc}") from exc
         return buf.getvalue()
 
-    def canonical(self, event: Event) -> bytes:
-        """The bytes a producer signs: single-object framing, signature null."""
+    def canonical(self, event: Event, producer: Producer | None = None) -> bytes:
+        """The bytes a producer signs: single-object framing, signature null.
+        ``producer`` stands in for the event's own when given (saves a model copy)."""
         writer = self._writers[type(event)]
-        return writer.header + self._body(writer, event)
+        return writer.header + self._body(writer, event, producer)
 
     def with_signature(self, event: Event, canonical: bytes, signature: Signature) -> bytes:
         """Framed bytes of ``event`` signed with ``signature``, given its canonical bytes."""

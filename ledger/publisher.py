@@ -15,8 +15,9 @@ of the calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from .errors import InvalidEvent, LedgerError, LogUnavailable
 from .events import Event
@@ -28,10 +29,33 @@ DEFAULT_BATCH = 1000
 
 
 @dataclass
+class _Request:
+    """One ``publish_many`` call: resolved once every one of its events is settled."""
+
+    events: list[Event]
+    future: asyncio.Future[list[Position]]
+    positions: list[Position | None] = field(default_factory=list)
+    pending: int = 0
+    error: BaseException | None = None
+    taken: int = 0  # events already handed to a batch
+
+    def settle(self, index: int, position: Position | None, error: BaseException | None = None) -> None:
+        if error is not None and self.error is None:
+            self.error = error
+        self.positions[index] = position
+        self.pending -= 1
+        if self.pending == 0 and not self.future.done():
+            if self.error is not None:
+                self.future.set_exception(self.error)
+            else:
+                self.future.set_result(self.positions)  # type: ignore[arg-type]
+
+
+@dataclass
 class _Prepared:
     topic: str
     items: list[tuple[str, bytes]]
-    futures: list[asyncio.Future[Position]]
+    owners: list[tuple[_Request, int]]
 
 
 class Publisher:
@@ -39,7 +63,7 @@ class Publisher:
         self.store = store
         self.key = key
         self.max_batch = max_batch
-        self._queue: list[tuple[Event, asyncio.Future[Position]]] = []
+        self._queue: deque[_Request] = deque()
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -52,32 +76,28 @@ class Publisher:
         return position
 
     async def publish_many(self, events: Iterable[Event]) -> list[Position]:
-        """Sign and durably append events in order. All-or-error per call: if any
-        batch fails, this raises (earlier batches may already be durable)."""
-        prepared = [self.stamp(e) for e in events]
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in prepared]
-        self._queue.extend(zip(prepared, futures))
+        """Sign and durably append events in order; return their positions or raise.
+        If one batch fails this raises, though earlier batches may already be durable."""
+        batch = list(events)
+        for event in batch:
+            self.check(event)
+        if not batch:
+            return []
         self._ensure_flusher()
+        request = _Request(batch, asyncio.get_running_loop().create_future(), [None] * len(batch), len(batch))
+        self._queue.append(request)
         self._wakeup.set()
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
-        return list(results)  # type: ignore[arg-type]
+        return await request.future
 
-    def stamp(self, event: Event) -> Event:
-        """Check the event may be published by this issuer and set its producer."""
+    def check(self, event: Event) -> None:
+        """Raise InvalidEvent unless this issuer may publish ``event`` as it stands."""
         if event.signature is not None:
             raise InvalidEvent(f"event {event.event_id} is already signed; publish unsigned events")
-        if event.producer is None:
-            return event.model_copy(update={"producer": self.key.producer})
-        if event.producer != self.key.producer:
+        if event.producer is not None and event.producer != self.key.producer:
             raise InvalidEvent(
                 f"event {event.event_id} names producer {event.producer.issuer_id}/{event.producer.key_id},"
                 f" but this publisher signs as {self.key.issuer_id}/{self.key.key_id}"
             )
-        return event
 
     async def close(self) -> None:
         """Finish every queued event (or fail it), then stop."""
@@ -101,6 +121,18 @@ class Publisher:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_forever(), name="dledger-publisher")
 
+    def _take(self) -> list[tuple[_Request, int]]:
+        """Up to ``max_batch`` events from the head of the queue, in call order."""
+        chunk: list[tuple[_Request, int]] = []
+        while self._queue and len(chunk) < self.max_batch:
+            request = self._queue[0]
+            end = min(len(request.events), request.taken + self.max_batch - len(chunk))
+            chunk.extend((request, i) for i in range(request.taken, end))
+            request.taken = end
+            if end == len(request.events):
+                self._queue.popleft()
+        return chunk
+
     async def _flush_forever(self) -> None:
         in_flight: asyncio.Task[None] | None = None
         while True:
@@ -114,32 +146,32 @@ class Publisher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            take, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            batches = self._prepare(take)  # CPU work overlaps the append in flight
+            batches = self._prepare(self._take())  # CPU work overlaps the append in flight
             if in_flight is not None:
                 await in_flight
             in_flight = asyncio.create_task(self._append(batches))
 
-    def _prepare(self, take: Sequence[tuple[Event, asyncio.Future[Position]]]) -> list[_Prepared]:
-        by_topic: dict[str, _Prepared] = {}
-        canon: dict[str, list[tuple[Event, bytes]]] = {}
-        codec = self.store.codec
-        for event, future in take:
+    def _prepare(self, chunk: list[tuple[_Request, int]]) -> list[_Prepared]:
+        codec, topics, producer = self.store.codec, self.store.topics, self.key.producer
+        by_topic: dict[str, tuple[_Prepared, list[tuple[Event, bytes]]]] = {}
+        for request, index in chunk:
+            event = request.events[index]
             try:
-                canonical = codec.canonical(event)
+                canonical = codec.canonical(event, producer)
             except LedgerError as exc:
-                future.set_exception(exc)
+                request.settle(index, None, exc)
                 continue
-            topic = self.store.topics.for_event(event).name
-            by_topic.setdefault(topic, _Prepared(topic, [], [])).futures.append(future)
-            canon.setdefault(topic, []).append((event, canonical))
-        for topic, pairs in canon.items():
+            topic = topics.for_event(event).name
+            prepared, pairs = by_topic.setdefault(topic, (_Prepared(topic, [], []), []))
+            prepared.owners.append((request, index))
+            pairs.append((event, canonical))
+        for prepared, pairs in by_topic.values():
             signatures = self.key.sign_batch([c for _, c in pairs])
-            by_topic[topic].items.extend(
+            prepared.items.extend(
                 (event.key, codec.with_signature(event, canonical, sig))
                 for (event, canonical), sig in zip(pairs, signatures)
             )
-        return list(by_topic.values())
+        return [prepared for prepared, _ in by_topic.values()]
 
     async def _append(self, batches: list[_Prepared]) -> None:
         for batch in batches:
@@ -147,10 +179,8 @@ class Publisher:
                 positions = await self.store.append_encoded(batch.topic, batch.items)
             except Exception as exc:  # fail closed: every waiting caller sees the error
                 err = exc if isinstance(exc, LedgerError) else LogUnavailable(f"append to {batch.topic}: {exc!r}")
-                for f in batch.futures:
-                    if not f.done():
-                        f.set_exception(err)
+                for request, index in batch.owners:
+                    request.settle(index, None, err)
                 continue
-            for f, p in zip(batch.futures, positions):
-                if not f.done():
-                    f.set_result(p)
+            for (request, index), position in zip(batch.owners, positions):
+                request.settle(index, position)

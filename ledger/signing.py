@@ -1,8 +1,9 @@
 """Producer signatures: Ed25519 over the Merkle root of a published batch.
 
 Signing each event costs ~23 us and would cap a core near 40k events/s, so a
-publisher signs once per batch: it hashes every event's canonical bytes into an
-RFC 9162 leaf, signs the root, and gives each event its leaf index and audit path.
+publisher signs once per group of events: it hashes every event's canonical bytes
+into an RFC 9162 leaf, signs the group's root, and gives each event its leaf index
+and audit path.
 Any single event still verifies on its own: leaf -> path -> root -> signature. A
 batch of one is the plain per-event signature (``tree_size=1``, empty path).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -23,6 +25,10 @@ from .errors import SignatureInvalid, UnknownIssuerKey
 from .events import Event, IssuerKeyRegistered, Producer, Signature
 
 BATCH_DOMAIN = b"dledger/v1/batch-root\x00"
+# Events per signed Merkle root. Each event carries a log2(group) audit path of
+# 32-byte hashes, so this trades signing cost (23 us / group) against record size
+# (33 bytes per level): at 64, signing costs 0.4 us and the path 198 bytes an event.
+SIGNATURE_GROUP = 64
 CHECKPOINT_DOMAIN = b"dledger/v1/checkpoint\x00"
 
 
@@ -66,15 +72,15 @@ class IssuerKey:
         p.write_text(self.issuer_id + "\n" + pem.decode())
         p.chmod(0o600)
 
-    @property
+    @cached_property
     def public_bytes(self) -> bytes:
         return self.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return key_id_for(self.public_bytes)
 
-    @property
+    @cached_property
     def producer(self) -> Producer:
         return Producer(issuer_id=self.issuer_id, key_id=self.key_id)
 
@@ -87,13 +93,16 @@ class IssuerKey:
     def sign(self, message: bytes) -> bytes:
         return self.private_key.sign(message)
 
-    def sign_batch(self, canonical: Sequence[bytes]) -> list[Signature]:
-        """One signature per event, all over the batch's Merkle root."""
-        leaves = [merkle.leaf_hash(c) for c in canonical]
-        root, paths = merkle.batch_paths(leaves)
-        sig = self.sign(BATCH_DOMAIN + root)
-        n = len(leaves)
-        return [Signature(sig=sig, tree_size=n, leaf_index=i, audit_path=p) for i, p in enumerate(paths)]
+    def sign_batch(self, canonical: Sequence[bytes], group: int = SIGNATURE_GROUP) -> list[Signature]:
+        """One signature per group of up to ``group`` events, over the group's Merkle root."""
+        out: list[Signature] = []
+        for start in range(0, len(canonical), group):
+            leaves = [merkle.leaf_hash(c) for c in canonical[start : start + group]]
+            root, paths = merkle.batch_paths(leaves)
+            sig = self.sign(BATCH_DOMAIN + root)
+            n = len(leaves)
+            out.extend(Signature(sig=sig, tree_size=n, leaf_index=i, audit_path=p) for i, p in enumerate(paths))
+        return out
 
 
 class Keyring:

@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ledger.cli.owners",
     "ledger.cli.findings",
     "ledger.cli.replay",
+    "ledger.cli.report",
+    "ledger.cli.serve",
 )
 
 
@@ -45,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "accepts_extra", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra = extra
     try:
         result = args.func(args)
         if inspect.iscoroutine(result):

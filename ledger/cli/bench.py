@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, (module, help_text) in BENCHES.items():
         b = benches.add_parser(name, help=help_text, add_help=False)
         b.add_argument("options", nargs=argparse.REMAINDER, help="see `dledger bench NAME --help`")
-        b.set_defaults(func=_runner(name, module, help_text))
+        b.set_defaults(func=_runner(name, module, help_text), accepts_extra=True)
 
 
 def _runner(name: str, module: str, help_text: str):
@@ -36,7 +36,7 @@ def _runner(name: str, module: str, help_text: str):
         add_json_option(parser)
         parser.add_argument("--kafka", metavar="HOST:PORT", help="also run against this Kafka broker")
         bench.add_arguments(parser)
-        options = parser.parse_args(args.options)
+        options = parser.parse_args([*getattr(args, "extra", []), *args.options])
         report = await bench.run(options)
         report.print(options.json)
         return 0

@@ -50,7 +50,7 @@ async def run(args: argparse.Namespace) -> int:
     key = IssuerKey.load(args.key)
     async with EventStore.from_url(args.log) as store, Publisher(store, key) as pub:
         for e in events:
-            pub.stamp(e)  # refuse a foreign producer or a pre-signed event before anything is sent
+            pub.check(e)  # refuse a foreign producer or a pre-signed event before anything is sent
         positions = await pub.publish_many(events)
     console.print(f"published {len(positions)} events to {args.log}")
     return 0

@@ -7,7 +7,7 @@ import pytest
 from ledger.codec import EventCodec
 from ledger.errors import SignatureInvalid, UnknownIssuerKey
 from ledger.events import TaskStarted
-from ledger.signing import IssuerKey, Keyring
+from ledger.signing import SIGNATURE_GROUP, IssuerKey, Keyring
 
 codec = EventCodec()
 alice = IssuerKey.from_seed("cp-alice", b"alice")
@@ -24,13 +24,18 @@ def _signed_batch(n: int, key: IssuerKey = alice):
     return [codec.decode_with_canonical(codec.with_signature(e, c, s)) for e, c, s in zip(events, canon, sigs)]
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 100])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 100, 200])
 def test_batch__every_event_verifies_on_its_own(n: int) -> None:
     ring = Keyring([alice.registration()])
-    for decoded in _signed_batch(n):
+    batch = _signed_batch(n)
+    for decoded in batch:
         Keyring([alice.registration()]).verify(decoded.event, decoded.canonical)  # fresh: no cache
         ring.verify(decoded.event, decoded.canonical)
-        assert decoded.event.signature.tree_size == n
+    # one signature per group of SIGNATURE_GROUP events, each group a full Merkle tree
+    sizes = [d.event.signature.tree_size for d in batch]
+    expected = [min(SIGNATURE_GROUP, n - start) for start in range(0, n, SIGNATURE_GROUP)]
+    assert sizes == [size for size in expected for _ in range(size)]
+    assert len({d.event.signature.sig for d in batch}) == len(expected)
 
 
 def test_batch__edited_bytes_fail() -> None:
