@@ -36,7 +36,17 @@ class EventStore:
 
     @classmethod
     def from_url(cls, url: str) -> EventStore:
-        return cls(log_from_url(url), topics_from_url(url))
+        """The store a log URL names; ``?registry=http://host:8081`` switches the codec to
+        Confluent framing through that schema registry."""
+        from urllib.parse import parse_qs, urlparse
+
+        registry_url = parse_qs(urlparse(url).query).get("registry", [None])[-1]
+        codec = None
+        if registry_url:
+            from .schema_registry import HttpSchemaRegistry
+
+            codec = EventCodec(HttpSchemaRegistry(registry_url))
+        return cls(log_from_url(url), topics_from_url(url), codec)
 
     async def open(self) -> None:
         await self.log.open()
