@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -109,6 +110,11 @@ async def prove(store: EventStore, event_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- verify-proof (offline)
 
 
+@functools.cache
+def _codec() -> EventCodec:
+    return EventCodec()  # parsing every schema costs milliseconds: once per process
+
+
 def load_public_key(text_or_path: str) -> Ed25519PublicKey:
     """A public key given as hex, base64, a PEM file (public or private), or a key file
     written by ``IssuerKey.save`` (issuer id line, then PEM)."""
@@ -157,7 +163,7 @@ def verify_proof(proof: dict[str, Any], public_key: Ed25519PublicKey) -> dict[st
         if not head_signature_ok(public_key, _head_message_from_json(head), bytes.fromhex(head["head_signature"])):
             raise ProofError("the checkpoint's head signature does not verify with this key")
         value = base64.b64decode(proof["record"])
-        event = EventCodec().decode(value)
+        event = _codec().decode(value)
         if event.event_id != proof["event_id"]:
             raise ProofError(f"the record is event {event.event_id}, not {proof['event_id']}")
         leaf = record_leaf(value)
