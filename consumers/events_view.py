@@ -22,16 +22,16 @@ CREATE INDEX IF NOT EXISTS events_task ON events(task_id, occurred_at);
 CREATE INDEX IF NOT EXISTS events_agent ON events(agent_id);
 CREATE INDEX IF NOT EXISTS events_credential ON events(credential_id);
 CREATE INDEX IF NOT EXISTS events_request ON events(request_id);
-CREATE INDEX IF NOT EXISTS events_chain ON events(chain_id);
 """
 
 
 def record(conn: sqlite3.Connection, e: Event, topic: str, partition: int, offset: int) -> bool:
     """Index the event; False when its id is already known (a duplicate append)."""
+    fields = e.__dict__  # not getattr: a missing field costs pydantic an exception
     cur = conn.execute(
         "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (e.event_id, topic, partition, offset, e.type, ts(e.occurred_at), e.chain_id, e.task_id, e.workflow_id,
-         getattr(e, "agent_id", None), getattr(e, "credential_id", None), getattr(e, "request_id", None),
+         fields.get("agent_id"), fields.get("credential_id"), fields.get("request_id"),
          e.causation_id, e.producer.issuer_id if e.producer else None, summary(e)),
     )
     return cur.rowcount == 1
