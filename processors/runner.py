@@ -72,16 +72,45 @@ class EmbeddedRunner:
             pass
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Follow the log until cancelled (or ``stop`` is set)."""
+        """Follow the log until cancelled (or ``stop`` is set).
+
+        A follower per topic feeds a queue, so timers fire on time even while a read
+        is waiting for the log."""
         await self.start()
-        while stop is None or not stop.is_set():
-            if await self.poll():
-                continue
-            delay = self.poll_interval
-            due = self.host.processor.next_due()
-            if due is not None:
-                delay = max(0.0, min(delay, (due - self.host.clock()).total_seconds()))
-            await asyncio.sleep(delay)
+        await self.poll()  # whatever arrived during recovery
+        queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
+        followers = [
+            asyncio.create_task(self._follow(topic, queue), name=f"dledger-follow-{topic}")
+            for topic in (self.store.topics.registry.name, self.store.topics.lifecycle.name)
+        ]
+        try:
+            while stop is None or not stop.is_set():
+                delay = self.poll_interval
+                due = self.host.processor.next_due()
+                if due is not None:
+                    delay = max(0.0, min(delay, (due - self.host.clock()).total_seconds()))
+                batch = []
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), delay) if delay > 0 else queue.get_nowait())
+                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    pass
+                while batch and len(batch) < READ_LIMIT and not queue.empty():
+                    batch.append(queue.get_nowait())
+                if batch:
+                    await self.host.handle_records(batch)
+                await self.host.tick()
+                for f in followers:
+                    if f.done() and f.exception() is not None:
+                        raise f.exception()  # type: ignore[misc]
+        finally:
+            for f in followers:
+                f.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
+
+    async def _follow(self, topic: str, queue: asyncio.Queue) -> None:
+        start = dict(self.host.positions.get(topic, {}))
+        async for record in self.store.log.follow(topic, start):
+            await queue.put(record)
 
     async def close(self) -> None:
         await self.host.close()
