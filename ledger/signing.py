@@ -101,7 +101,11 @@ class IssuerKey:
             root, paths = merkle.batch_paths(leaves)
             sig = self.sign(BATCH_DOMAIN + root)
             n = len(leaves)
-            out.extend(Signature(sig=sig, tree_size=n, leaf_index=i, audit_path=p) for i, p in enumerate(paths))
+            # model_construct: every field is built right here, validation would only cost time
+            out.extend(
+                Signature.model_construct(sig=sig, tree_size=n, leaf_index=i, audit_path=p)
+                for i, p in enumerate(paths)
+            )
         return out
 
 
