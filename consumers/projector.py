@@ -141,6 +141,7 @@ class Projector:
 
         pumps = [asyncio.create_task(pump(t), name=f"dledger-project-{t}") for t in self.topics]
         stopper = asyncio.create_task(stop.wait()) if stop else None
+        getter: asyncio.Task[Any] | None = None
         try:
             while True:
                 getter = asyncio.create_task(queue.get())
@@ -162,10 +163,10 @@ class Projector:
                 if stopper is not None and stopper.done():
                     return
         finally:
-            for t in (*pumps, stopper):
-                if t is not None:
-                    t.cancel()
-            await asyncio.gather(*pumps, *([stopper] if stopper else []), return_exceptions=True)
+            waiting = [t for t in (*pumps, stopper, getter) if t is not None]
+            for t in waiting:
+                t.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
 
 
 async def project_once(store: EventStore, views_path: str | Path, *, batch_size: int = DEFAULT_BATCH,
