@@ -21,6 +21,7 @@ from .events import (
     CredentialIssued,
     CredentialKind,
     CredentialRequested,
+    CredentialRevoked,
     CredentialUsed,
     DataSensitivity,
     Decision,
@@ -29,6 +30,7 @@ from .events import (
     PolicyPublished,
     RequestContext,
     ResourceRegistered,
+    RevocationReason,
     TaskCompleted,
     TaskStarted,
     UseOutcome,
@@ -129,11 +131,11 @@ class DemoWorld:
         return out
 
     def use(self, *, chain: str, task: str, workflow: str, credential: str, resource: str, action: str,
-            system: str, outcome: UseOutcome = UseOutcome.ACCEPTED) -> CredentialUsed:
+            system: str, outcome: UseOutcome = UseOutcome.ACCEPTED, trust_domain: str = "acme.corp") -> CredentialUsed:
         return CredentialUsed(
             chain_id=chain, task_id=task, workflow_id=workflow, occurred_at=self.at(), credential_id=credential,
             token_fingerprint=fingerprint(f"token-of-{credential}", FINGERPRINT_KEY), resource_id=resource,
-            action=action, outcome=outcome, system=system, trust_domain="acme.corp",
+            action=action, outcome=outcome, system=system, trust_domain=trust_domain,
         )
 
     def vendor_onboarding(self) -> tuple[list[Event], list[Event]]:
@@ -174,3 +176,48 @@ class DemoWorld:
                          sensitivity=DataSensitivity.CONFIDENTIAL)
         gw = [self.use(**env, credential="cred-invoice-1", resource="res-erp-ledger", action="read", system="sap-erp")]
         return cp, gw
+
+    def risky_shortcuts(self) -> tuple[list[Event], list[Event]]:
+        """Third story: an invoice agent cuts corners and the processors notice. It mints an
+        identity in a workflow that may not mint, delegates a credential wider than its own,
+        and its token turns up at Salesforce, another trust domain; security revokes it as
+        compromised and the revocation cascades to everything delegated from it."""
+        chain, task, wf, agent = "chain-invoice-4712", "task-invoice-4712", "wf-invoice-triage", "agent-finance-2"
+        env = {"chain": chain, "task": task, "workflow": wf}
+        cp: list[Event] = [TaskStarted(chain_id=chain, task_id=task, workflow_id=wf, occurred_at=self.at(),
+                                       principal="dana@acme", purpose="triage invoice 4712", agent_id=agent,
+                                       control_plane_id="cp-acme")]
+        cp += self.grant(**env, agent=agent, credential="cred-invoice-2", subject=f"spiffe://acme.corp/agents/{agent}",
+                         scopes=["ledger:read"], resources=["res-erp-ledger"], actions=["read"], ttl=600,
+                         approvals=((ApprovalKind.ACT, ApproverType.HUMAN, "erin@acme"),))
+        cp += self.grant(**env, agent=agent, credential="cred-invoice-bot", kind=CredentialKind.MINT,
+                         subject="spiffe://acme.corp/svc/invoice-bot", scopes=["ledger:read"],
+                         resources=["res-erp-ledger"], actions=["read"], ttl=300, parent="cred-invoice-2", depth=1,
+                         approvals=((ApprovalKind.MINT, ApproverType.HUMAN, "erin@acme"),))
+        cp += self.grant(**env, agent=agent, credential="cred-invoice-wide", subject="spiffe://acme.corp/svc/invoice-bot",
+                         scopes=["ledger:read", "ledger:write"], resources=["res-erp-ledger"], actions=["read", "write"],
+                         ttl=300, parent="cred-invoice-2", depth=1,
+                         approvals=((ApprovalKind.ACT, ApproverType.POLICY, "pol-agent-access@3"),))
+        gw: list[Event] = [
+            self.use(**env, credential="cred-invoice-2", resource="res-erp-ledger", action="read", system="sap-erp"),
+            self.use(**env, credential="cred-invoice-2", resource="res-crm", action="export", system="salesforce",
+                     trust_domain="acme.salesforce.com"),
+        ]
+        cp.append(CredentialRevoked(chain_id=chain, task_id=task, workflow_id=wf, occurred_at=self.at(),
+                                    credential_id="cred-invoice-2", reason=RevocationReason.COMPROMISED,
+                                    revoked_by="secops@acme"))
+        return cp, gw
+
+    def short_lived(self, now: datetime, ttl: int = 2) -> list[Event]:
+        """Fourth story: a quote lookup gets a credential that lives ``ttl`` seconds from
+        ``now`` (real time), so the expiry happens while the demo watches."""
+        chain, task, wf, agent = "chain-quote-9", "task-quote-9", "wf-vendor-onboarding", "agent-procure-7"
+        self.clock = (now - self.start).total_seconds() - 5
+        cp: list[Event] = [TaskStarted(chain_id=chain, task_id=task, workflow_id=wf, occurred_at=self.at(),
+                                       principal="bob@acme", purpose="look up a vendor quote", agent_id=agent,
+                                       control_plane_id="cp-acme")]
+        self.clock -= 0.9
+        cp += self.grant(chain=chain, task=task, workflow=wf, agent=agent, credential="cred-quote-1",
+                         subject=f"spiffe://acme.corp/agents/{agent}", scopes=["vendor:read"], resources=["res-vendor-db"],
+                         actions=["read"], ttl=ttl, approvals=((ApprovalKind.ACT, ApproverType.POLICY, "pol-agent-access@3"),))
+        return cp
