@@ -11,7 +11,7 @@ event and its subject, so evaluating twice never reports twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from ledger.events import (
@@ -56,7 +56,7 @@ class Findings:
         *,
         subject: str = "",
         evidence: Iterable[str] = (),
-        parties: list[PartyRef] | None = None,
+        parties: list[PartyRef] | Callable[[], list[PartyRef]] | None = None,
         credential_id: str | None = None,
         resource_id: str | None = None,
         waited: bool = False,
@@ -66,6 +66,8 @@ class Findings:
         if event_id in self.state.reported:
             return
         self.state.reported.add(event_id)
+        if callable(parties):  # resolved only when there is something to report
+            parties = parties()
         waited_s = self.waited if waited else None
         if waited_s is not None:
             summary += f" (still missing after a {waited_s:g}s grace period for late events)"
@@ -151,7 +153,10 @@ def _cred_parties(state: State, cred: Credential, resources: Iterable[str] | Non
 
 def check_issuance(state: State, event: CredentialIssued, cred: Credential, final: bool, waited: float | None) -> Findings:
     f = Findings(state, event, waited)
-    who = _cred_parties(state, cred)
+
+    def who() -> list[PartyRef]:
+        return _cred_parties(state, cred)
+
     cid = cred.credential_id
 
     # the chain back to a principal: task, request, allowing decision, approvals
@@ -288,7 +293,9 @@ def check_use(state: State, event: CredentialUsed, final: bool, waited: float | 
                   subject="credential", parties=parties(state, workflow_id=event.workflow_id, resources=[rid]),
                   credential_id=event.credential_id, resource_id=rid, waited=True)
         return f
-    who = _cred_parties(state, cred, resources=[rid])
+    def who() -> list[PartyRef]:
+        return _cred_parties(state, cred, resources=[rid])
+
     accepted = event.outcome is UseOutcome.ACCEPTED
     sev = Severity.CRITICAL if accepted else Severity.MEDIUM
     outcome = "accepted" if accepted else "rejected"
@@ -323,7 +330,11 @@ def _check_fingerprint_use(f: Findings, state: State, event: CredentialUsed, cre
         return
     others = [(s, u) for s, u in sites.items()]
     sites[site] = event.event_id
-    who = _cred_parties(state, cred, resources=[event.resource_id]) if cred else parties(state, workflow_id=event.workflow_id, resources=[event.resource_id])
+    def who() -> list[PartyRef]:
+        if cred is not None:
+            return _cred_parties(state, cred, resources=[event.resource_id])
+        return parties(state, workflow_id=event.workflow_id, resources=[event.resource_id])
+
     if others:
         (system, domain), first_use = others[0]
         where = f"{system} in {domain}" if domain else system

@@ -1,0 +1,135 @@
+"""``dledger bench revoke``: TTL revocation lag and processor throughput, on both logs.
+
+For each log and each N:
+1. N live credentials are published (bare ``CredentialIssued`` events with an hour to
+   live, one chain each), then a fresh embedded runner rebuilds its state from the
+   log: that catch-up is the processor's events/s (decode + verify + rules + state),
+   compared with a baseline consumer that only reads and decodes the same records.
+2. With those N credentials live, the runner follows the log while E more credentials
+   (E = min(N, 10 000)) are published, expiring uniformly over a few seconds. The lag
+   of each expiry is the append time of its ``CredentialRevoked`` minus its
+   ``expires_at``: p50, p99 and max.
+
+The events carry no request, decision or approval, so the grace period is set beyond
+the run: the finding rules still evaluate every event, but the gaps they note are not
+reported (and written) during the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from ledger.bench.report import BenchReport, Comparison
+from ledger.events import CredentialIssued, CredentialRevoked, Event, RevocationReason
+from ledger.publisher import Publisher
+from ledger.signing import IssuerKey
+from ledger.store import EventStore
+
+from .runner import EmbeddedRunner
+from .scenario import Scenario, fp
+
+ISSUER = IssuerKey.from_seed("bench-issuer", b"bench issuer")
+PROCESSOR = IssuerKey.from_seed("dledger-processor", b"bench processor")
+DEFAULT_SIZES = "10000,100000"
+EXPIRING_MAX = 10_000
+WINDOW_SECONDS = 5.0
+LEAD_SECONDS = 2.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, metavar="N,N",
+                        help="numbers of live credentials to hold (default %(default)s; 1000000 if memory allows)")
+
+
+def _credentials(s: Scenario, prefix: str, n: int, expiry: callable) -> list[Event]:  # type: ignore[valid-type]
+    base = {"task_id": "bench-task", "workflow_id": "wf-main", "subject": "spiffe://td-a/bench",
+            "scopes": ["read"], "resources": ["res-a"], "actions": ["read"], "trust_domain": "td-a"}
+    now = datetime.now(timezone.utc)
+    token = fp("bench")
+    return [
+        CredentialIssued(chain_id=f"{prefix}-{i}", credential_id=f"{prefix}-{i}", token_fingerprint=token,
+                         occurred_at=now, expires_at=expiry(i), **base)
+        for i in range(n)
+    ]
+
+
+async def _publish(store: EventStore, events: list[Event]) -> None:
+    async with Publisher(store, ISSUER, max_batch=5_000) as pub:
+        for i in range(0, len(events), 20_000):
+            await pub.publish_many(events[i : i + 20_000])
+
+
+async def _decode_only(store: EventStore) -> tuple[int, float]:
+    started = time.perf_counter()
+    n = 0
+    decode = store.codec.decode_with_canonical
+    async for record in store.log.read_all(store.topics.lifecycle.name):
+        decode(record.value)
+        n += 1
+    return n, time.perf_counter() - started
+
+
+async def _one(url: str, backend: str, n: int, report: BenchReport) -> None:
+    s = Scenario()
+    async with EventStore.from_url(url) as store:
+        await _publish(store, [ISSUER.registration()] + s.registry())
+        hour = datetime.now(timezone.utc) + timedelta(hours=1)
+        await _publish(store, _credentials(s, "live", n, lambda i: hour))
+
+        records, decode_s = await _decode_only(store)
+        runner = EmbeddedRunner(store, PROCESSOR, grace=timedelta(days=1))
+        started = time.perf_counter()
+        await runner.start()
+        catch_up_s = time.perf_counter() - started
+        report.add(Comparison(f"{backend}: processor catch-up vs decode-only, N={n:,}", runner.stats["events"] / catch_up_s,
+                              records / decode_s, note=f"{records:,} records"))
+
+        e = min(n, EXPIRING_MAX)
+        follow = asyncio.create_task(runner.run())
+        try:
+            # the lead lets the runner read every issuance before the first one expires
+            t0 = datetime.now(timezone.utc) + timedelta(seconds=LEAD_SECONDS + e / 4_000)
+            expiring = _credentials(s, "exp", e, lambda i: t0 + timedelta(seconds=WINDOW_SECONDS * i / e))
+            expires = {c.credential_id: c.expires_at for c in expiring}  # type: ignore[attr-defined]
+            await _publish(store, expiring)
+            deadline = time.monotonic() + LEAD_SECONDS + e / 4_000 + WINDOW_SECONDS + 60
+            while time.monotonic() < deadline and runner.state.credentials.get(f"exp-{e - 1}") is None or \
+                    not runner.state.credentials[f"exp-{e - 1}"].revoked:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+        finally:
+            follow.cancel()
+            await asyncio.gather(follow, return_exceptions=True)
+            await runner.close()
+        lags = []
+        async for item in store.read_events(store.topics.lifecycle.name):
+            ev = item.event
+            if isinstance(ev, CredentialRevoked) and ev.reason is RevocationReason.EXPIRED and ev.credential_id in expires:
+                lags.append(item.record.timestamp_ms / 1000 - expires[ev.credential_id].timestamp())
+        lags.sort()
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan")
+        prefix = f"{backend} N={n:,}"
+        report.figures[f"{prefix}: TTL lag p50 (s)"] = statistics.median(lags) if lags else float("nan")
+        report.figures[f"{prefix}: TTL lag p99 (s)"] = p99
+        report.figures[f"{prefix}: TTL lag max (s)"] = lags[-1] if lags else float("nan")
+        report.figures[f"{prefix}: expiries revoked / expected"] = f"{len(lags):,} / {e:,}"
+        report.figures[f"{prefix}: live credentials held"] = f"{n:,} + {e:,} expiring over {WINDOW_SECONDS:g}s"
+
+
+async def run(args: argparse.Namespace) -> BenchReport:
+    report = BenchReport("revoke")
+    sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
+    targets = [("sqlite", lambda: f"sqlite:///{Path(tempfile.mkdtemp(prefix='dledger-bench-')) / 'ledger.db'}")]
+    if args.kafka:
+        targets.append(("kafka", lambda: f"kafka://{args.kafka}?prefix=bench{uuid.uuid4().hex[:8]}&partitions=6"))
+    for backend, make_url in targets:
+        for n in sizes:
+            await _one(make_url(), backend, n, report)
+    return report
