@@ -113,13 +113,13 @@ def generate_chain(i: int, depth: int, gaps: dict[int, str] | None = None, drop_
     return GeneratedChain(chain_id, creds[-1], out, expected)
 
 
-def workload(n: int, *, seed: int = 7, gap_rate: float = 0.3, max_depth: int = 4,
+def workload(n: int, *, seed: int = 7, gap_rate: float = 0.3, max_depth: int = 4, min_depth: int = 1,
              start: datetime | None = None) -> Iterator[GeneratedChain]:
     """``n`` chains of depth 1..max_depth; about ``gap_rate`` of them with one to three gaps."""
     rng = random.Random(seed)
     start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
     for i in range(n):
-        depth = rng.randint(1, max_depth)
+        depth = rng.randint(min_depth, max_depth)
         gaps: dict[int, str] = {}
         drop_task = False
         if rng.random() < gap_rate:
