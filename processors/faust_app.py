@@ -47,6 +47,10 @@ def build_app(url: str, key: IssuerKey, *, grace: timedelta = DEFAULT_GRACE, dat
         consumer_auto_offset_reset="earliest",
         datadir=datadir or tempfile.mkdtemp(prefix="dledger-faust-"),
         producer_acks=-1,
+        # a SIGKILLed worker leaves the group only when its session times out: keep that short
+        broker_session_timeout=8.0,
+        broker_heartbeat_interval=2.0,
+        broker_rebalance_timeout=10.0,
     )
     store = EventStore.from_url(url)
     host = ProcessorHost(store, key, grace=grace)
