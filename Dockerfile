@@ -9,7 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY . /app
 RUN pip install . \
- && useradd --create-home --uid 10001 dledger
+ && useradd --create-home --uid 10001 dledger \
+ && mkdir -p /data && chown dledger /data
 
 USER dledger
-CMD ["dledger", "serve", "--log", "kafka://kafka:9092"]
+WORKDIR /data
+EXPOSE 8080
+CMD ["dledger", "serve", "--log", "kafka://kafka:9092", "--views", "/data/views.db", "--host", "0.0.0.0", "--port", "8080"]
