@@ -170,3 +170,32 @@ class TestKafkaLog(LogContract):
 
         self.url = f"kafka://{kafka_bootstrap}"
         self.spec = TopicSpec(f"{unique_prefix()}.events", TopicKind.LIFECYCLE, 3)  # topics are broker-global
+
+    async def test_topics__are_created_with_their_kind_configs(self, kafka_bootstrap: str) -> None:
+        """Kafka regression: lifecycle and dead letters keep everything, the registry compacts."""
+        from aiokafka.admin import AIOKafkaAdminClient
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+        from ledger.store import EventStore
+        from tests.conftest import unique_prefix
+
+        store = EventStore.from_url(f"kafka://{kafka_bootstrap}?prefix={unique_prefix()}")
+        await store.open()
+        await store.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            specs = store.topics.all()
+            responses = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+            )
+            configs: dict[str, dict[str, str]] = {}
+            for response in responses:
+                for _code, _msg, _type, name, entries in response.resources:
+                    configs[name] = {e[0]: e[1] for e in entries}
+        finally:
+            await admin.close()
+        lifecycle, registry = configs[store.topics.lifecycle.name], configs[store.topics.registry.name]
+        assert (lifecycle["cleanup.policy"], lifecycle["retention.ms"], lifecycle["retention.bytes"]) == ("delete", "-1", "-1")
+        assert registry["cleanup.policy"] == "compact"
+        assert configs[store.topics.deadletter.name]["retention.ms"] == "-1"
