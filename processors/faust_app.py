@@ -1,17 +1,31 @@
-"""The faust host: the same processors as faust agents on Kafka.
+"""The faust host: the same processors as faust agents on Kafka, scaled out by partition.
 
-Agents are a few lines of wiring; the work is ``ProcessorHost``'s. On start the host
-rebuilds its state from the topics (durable state is the log, as in the embedded
-runner), then the agents feed it the records faust delivers and skip those the
-rebuild already covered. faust's committed offsets and exactly_once mode are not
-relied on for correctness: a crash is repaired by the rebuild, and derived events
-carry deterministic ids so whatever was already written is not written again.
+Workers of one ledger form one consumer group on the lifecycle topic, so each owns
+the lifecycle partitions faust assigns to it; since the topic is keyed by ``chain_id``
+a delegation tree, its cascade and its task completion stay with one worker. Every
+worker also follows the whole registry topic outside the group (it is small, and
+every rule needs it).
+
+Ownership follows the rebalance protocol:
+- ``on_partitions_revoked``: under the host's lock (so no write is in flight), the
+  revoked partitions are paused: no record is processed and no timer fires for them.
+- ``on_partitions_assigned``: partitions no longer assigned are released (their state
+  and timers are dropped); kept ones resume; new ones are rebuilt from the log, which
+  writes at once what they owe (expiries missed while nobody owned them, oldest first).
+
+Since a partition is paused on one side before it is rebuilt on the other, and the new
+owner rebuilds from the log (it reads what the old owner wrote), a handover writes no
+revocation twice. A worker killed with SIGKILL pauses nothing: its partitions are
+unowned until its session times out (``broker_session_timeout``), then rebuilt by the
+survivors. faust's committed offsets and exactly_once mode are not relied on: the
+rebuild decides where processing resumes, and derived events carry deterministic ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import tempfile
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -54,36 +68,57 @@ def build_app(url: str, key: IssuerKey, *, grace: timedelta = DEFAULT_GRACE, dat
     )
     store = EventStore.from_url(url)
     host = ProcessorHost(store, key, grace=grace)
-    ready = asyncio.Event()
+    opened = asyncio.Event()
     lock = asyncio.Lock()
+    lifecycle = topics.lifecycle.name
     app.dledger_host = host  # type: ignore[attr-defined]
 
     @app.task
-    async def recover() -> None:
+    async def start() -> None:
         await store.open()
         async with lock:
-            await host.recover()
-        ready.set()
-        log.info("processors recovered: %d credentials, %d live", len(host.state.credentials), host.state.live_credentials)
+            await host.open()
+        opened.set()
+        async for record in store.log.follow(topics.registry.name, dict(host.positions.get(topics.registry.name, {}))):
+            async with lock:
+                await host.handle_records([record])
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: object, revoked: set, **kwargs: object) -> None:
+        async with lock:
+            host.pause(tp.partition for tp in revoked if tp.topic == lifecycle)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: object, assigned: set, **kwargs: object) -> None:
+        mine = {tp.partition for tp in assigned if tp.topic == lifecycle}
+        await opened.wait()
+        async with lock:
+            host.release(set(host.parts) - mine)
+            new = await host.assign(mine)
+        _say(f"owns lifecycle partitions {sorted(mine)} (rebuilt {new}); "
+             f"{len(host.state.credentials)} credentials, {host.state.live_credentials} live")
+
+    @app.agent(app.topic(lifecycle, key_serializer="raw", value_serializer="raw"), name="dledger-lifecycle")
     async def consume(stream: faust.Stream) -> None:
         async for events in stream.take_events(BATCH, within=0.05):
-            await ready.wait()
+            await opened.wait()
             records = [_record(e.message) for e in events]
             async with lock:
                 await host.handle_records(records)
 
-    for spec in (topics.registry, topics.lifecycle):
-        channel = app.topic(spec.name, key_serializer="raw", value_serializer="raw")
-        app.agent(channel, name=f"dledger-{spec.kind.value}")(consume)
-
     @app.timer(interval=TICK_SECONDS)
     async def tick() -> None:
-        if ready.is_set():
+        if opened.is_set():
             async with lock:
                 await host.tick()
 
     return app
+
+
+def _say(message: str) -> None:
+    """One line on stderr per ownership change: operators (and tests) see who owns what."""
+    sys.stderr.write(f"dledger process: {message}\n")
+    sys.stderr.flush()
 
 
 def _record(m: object) -> StoredRecord:

@@ -4,14 +4,17 @@
     await runner.run_until_idle()     # catch up, fire what is due, return (demo, tests)
     await runner.run()                # follow the log until cancelled (dledger process/serve)
 
-State and timers are rebuilt from the log on start (see ``processors.host``), so the
-runner keeps no position of its own: killing it at any point and starting it again
-writes exactly what is still owed.
+The runner owns every lifecycle partition. State and timers are rebuilt from the log
+on start (see ``processors.host``), from offset 0 or, with ``snapshots``, from the
+last snapshot's positions (see ``processors.snapshot``); either way, killing it at any
+point and starting it again writes exactly what is still owed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,9 +22,11 @@ from ledger.signing import IssuerKey
 from ledger.store import EventStore
 
 from .engine import DEFAULT_GRACE
-from .host import ProcessorHost, utc_now
+from .host import ProcessorHost, StateView, utc_now
+from .snapshot import SnapshotFile
 
 READ_LIMIT = 5_000
+DEFAULT_SNAPSHOT_INTERVAL = 60.0
 
 
 class EmbeddedRunner:
@@ -33,13 +38,20 @@ class EmbeddedRunner:
         grace: timedelta = DEFAULT_GRACE,
         clock: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.05,
+        snapshots: SnapshotFile | None = None,
+        snapshot_interval: float = DEFAULT_SNAPSHOT_INTERVAL,
     ) -> None:
         self.store = store
         self.host = ProcessorHost(store, key, grace=grace, clock=clock)
         self.poll_interval = poll_interval
+        self.snapshots = snapshots
+        self.snapshot_interval = snapshot_interval
+        self.restored_from_snapshot = False
+        self._snapshot_at = time.monotonic()
+        self._snapshot_events = -1
 
     @property
-    def state(self):  # noqa: ANN201
+    def state(self) -> StateView:
         return self.host.state
 
     @property
@@ -47,8 +59,50 @@ class EmbeddedRunner:
         return self.host.stats
 
     async def start(self) -> None:
-        if not self.host.recovered:
-            await self.host.recover()
+        if self.host.recovered:
+            return
+        snap = None
+        if self.snapshots is not None:
+            topics = self.store.topics
+            ends = await self.store.log.end_offsets(topics.lifecycle.name)
+            registry_ends = await self.store.log.end_offsets(topics.registry.name)
+            snap = await asyncio.to_thread(self.snapshots.load, ends, registry_ends)
+            if snap is not None and not await self._anchored(snap):
+                snap = None
+            self.restored_from_snapshot = snap is not None
+        await self.host.recover(snap)
+
+    async def _anchored(self, snap) -> bool:  # noqa: ANN001
+        """The records just before the snapshot's positions are the ones it was taken
+        after (a ledger deleted and recreated with as many records is not resumed)."""
+        topics = self.store.topics
+        for topic, positions in ((topics.registry.name, snap.registry_positions), (topics.lifecycle.name, snap.positions)):
+            for partition, position in positions.items():
+                if position == 0:
+                    continue
+                anchor = snap.anchors.get((topic, partition))
+                got = await self.store.log.read(topic, partition, position - 1, limit=1)
+                if anchor is None or not got or hashlib.sha256(got[0].value).hexdigest() != anchor:
+                    return False
+        return True
+
+    async def save_snapshot(self) -> bool:
+        """Write a snapshot now, unless nothing happened since the last one. Call between
+        polls only (every output of the state is then in the log)."""
+        if self.snapshots is None or not self.host.recovered:
+            return False
+        events = self.host.stats["events"] + self.host.stats["revocations"] + self.host.stats["findings"]
+        self._snapshot_at = time.monotonic()
+        if events == self._snapshot_events:
+            return False
+        blob = self.snapshots.dump(self.host.snapshot())
+        await asyncio.to_thread(self.snapshots.write, blob, events)
+        self._snapshot_events = events
+        return True
+
+    async def _maybe_snapshot(self) -> None:
+        if self.snapshots is not None and time.monotonic() - self._snapshot_at >= self.snapshot_interval:
+            await self.save_snapshot()
 
     async def poll(self) -> int:
         """Read what arrived (registry first, so new issuer keys are known), process
@@ -69,7 +123,8 @@ class EmbeddedRunner:
     async def run_until_idle(self) -> None:
         """Process until the log holds nothing unread and nothing is due."""
         while await self.poll():
-            pass
+            await self._maybe_snapshot()
+        await self.save_snapshot()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Follow the log until cancelled (or ``stop`` is set).
@@ -86,7 +141,7 @@ class EmbeddedRunner:
         try:
             while stop is None or not stop.is_set():
                 delay = self.poll_interval
-                due = self.host.processor.next_due()
+                due = self.host.next_due()
                 if due is not None:
                     delay = max(0.0, min(delay, (due - self.host.clock()).total_seconds()))
                 batch = []
@@ -99,6 +154,7 @@ class EmbeddedRunner:
                 if batch:
                     await self.host.handle_records(batch)
                 await self.host.tick()
+                await self._maybe_snapshot()
                 for f in followers:
                     if f.done() and f.exception() is not None:
                         raise f.exception()  # type: ignore[misc]

@@ -1,7 +1,9 @@
 """``dledger process``: run the processors (revocation enforcement, governance findings).
 
-On ``kafka://`` the processors run as a faust worker; on ``sqlite://`` (or with
-``--embedded``) they run in this process with the embedded runner.
+On ``kafka://`` the processors run as a faust worker (start several: they share the
+lifecycle partitions); on ``sqlite://`` (or with ``--embedded``) they run in this
+process with the embedded runner, which snapshots its state next to its key so a
+restart reads only the log's tail.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how long a rule waits for a late event before reporting a gap (default %(default)s)")
     p.add_argument("--embedded", action="store_true", help="use the embedded runner even on Kafka")
     p.add_argument("--until-idle", action="store_true", help="catch up, write what is due, and exit")
+    p.add_argument("--snapshot-interval", type=float, default=60.0, metavar="SECONDS",
+                   help="embedded runner: how often to snapshot its state next to --key (default %(default)s)")
+    p.add_argument("--no-snapshot", action="store_true",
+                   help="embedded runner: neither load nor write a snapshot (rebuild from offset 0)")
     p.set_defaults(func=run)
 
 
@@ -42,10 +48,16 @@ def run(args: argparse.Namespace) -> int:
 async def _embedded(args: argparse.Namespace, key, grace: timedelta) -> int:  # noqa: ANN001
     from ledger.store import EventStore
     from processors.runner import EmbeddedRunner
+    from processors.snapshot import SnapshotFile, path_for_key
 
+    snapshots = None if args.no_snapshot else SnapshotFile(
+        path_for_key(args.key), args.log, key_id=key.key_id, grace_seconds=grace.total_seconds())
     async with EventStore.from_url(args.log) as store:
-        runner = EmbeddedRunner(store, key, grace=grace)
+        runner = EmbeddedRunner(store, key, grace=grace, snapshots=snapshots, snapshot_interval=args.snapshot_interval)
         try:
+            await runner.start()
+            if runner.restored_from_snapshot:
+                err_console.print(f"dledger process: resumed from the snapshot in {snapshots.path}")  # type: ignore[union-attr]
             if args.until_idle:
                 await runner.run_until_idle()
             else:

@@ -1,7 +1,7 @@
 """SIGKILL the processor host at random points while events flow, restart it, and
 prove that every credential that should be revoked is revoked exactly once and that
-no finding is lost. Once for the embedded runner (SQLite), once for the faust worker
-(Kafka). Bounded: a small workload, three kills."""
+no finding is lost. Once for the embedded runner (SQLite) without and with snapshots,
+once for the faust worker (Kafka). Bounded: a small workload, three kills."""
 
 from __future__ import annotations
 
@@ -29,10 +29,17 @@ ROUNDS, CHAINS = 6, 8
 KILLS = 3
 
 
-def start_host(url: str, key_path: Path, log_path: Path) -> subprocess.Popen:
+HOST_OPTIONS = {
+    "embedded": ["--no-snapshot"],
+    "embedded-snapshot": ["--snapshot-interval", "0.2"],  # kills land between and during snapshots
+    "faust": [],
+}
+
+
+def start_host(url: str, key_path: Path, log_path: Path, options: list[str] = []) -> subprocess.Popen:  # noqa: B006
     with open(log_path, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "ledger", "process", "--log", url, "--key", str(key_path), "--grace", "1"],
+            [sys.executable, "-m", "ledger", "process", "--log", url, "--key", str(key_path), "--grace", "1", *options],
             stdout=out, stderr=out, start_new_session=True,
         )
 
@@ -53,16 +60,16 @@ async def derived(store: EventStore) -> tuple[list[CredentialRevoked], list[Gove
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("host", ["embedded", pytest.param("faust", marks=pytest.mark.kafka)])
+@pytest.mark.parametrize("host", ["embedded", "embedded-snapshot", pytest.param("faust", marks=pytest.mark.kafka)])
 async def test_crash__sigkill_neither_loses_nor_duplicates(host: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    url = request.getfixturevalue("sqlite_url" if host == "embedded" else "kafka_url")
+    url = request.getfixturevalue("kafka_url" if host == "faust" else "sqlite_url")
     rng = random.Random(7)
     key_path, log_path = tmp_path / "processor.key", tmp_path / "host.log"
     s = Scenario(start=datetime.now(timezone.utc))
     async with EventStore.from_url(url) as store:
         async with Publisher(store, ISSUER) as pub:
             await pub.publish_many([ISSUER.registration()] + s.registry())
-            proc = start_host(url, key_path, log_path)
+            proc = start_host(url, key_path, log_path, HOST_OPTIONS[host])
             kills_at = sorted(rng.sample(range(1, ROUNDS), KILLS))
             expected: set[str] = set()
             no_expiry: set[str] = set()
@@ -85,7 +92,7 @@ async def test_crash__sigkill_neither_loses_nor_duplicates(host: str, request: p
                     await asyncio.sleep(rng.uniform(0.3, 1.2))
                     if round_ in kills_at:
                         kill(proc)
-                        proc = start_host(url, key_path, log_path)
+                        proc = start_host(url, key_path, log_path, HOST_OPTIONS[host])
                 deadline = asyncio.get_running_loop().time() + 90
                 while asyncio.get_running_loop().time() < deadline:
                     revoked, found = await derived(store)
@@ -103,6 +110,9 @@ async def test_crash__sigkill_neither_loses_nor_duplicates(host: str, request: p
         assert len({e.event_id for e in found}) == len(found)
         assert Counter((f.kind, f.credential_id) for f in found if f.kind == "no_expiry") == Counter(
             ("no_expiry", c) for c in no_expiry)
+
+        if host == "embedded-snapshot":
+            assert "resumed from" in log_path.read_text()  # the restarts did use a snapshot
 
         # a clean replay of the whole log owes nothing: nothing was lost
         runner = EmbeddedRunner(store, IssuerKey.load(key_path), grace=timedelta(seconds=1))
