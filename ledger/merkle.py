@@ -4,6 +4,10 @@ Leaf hash = SHA-256(0x00 || entry); node hash = SHA-256(0x01 || left || right); 
 tree over n leaves splits at the largest power of two below n (RFC 9162 section 2.1.1).
 Proof generation works from leaf hashes; verification follows the RFC's iterative
 algorithms (sections 2.1.3.2 and 2.1.4.2), so a verifier needs nothing but the proof.
+
+``Tree`` keeps every perfect subtree of an append-only tree, so the root, an audit path
+or a consistency proof *at any earlier size* costs O(log n) hashes after one pass over
+the leaves; the module-level functions are the same algorithms over a plain list.
 """
 
 from __future__ import annotations
@@ -108,20 +112,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], 
 def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """Proof that the tree of ``old_size`` leaves is a prefix of the tree over ``leaves``
     (RFC 9162 section 2.1.4.1, SUBPROOF)."""
-    n = len(leaves)
-    if not 0 < old_size <= n:
-        raise ValueError(f"no consistency proof from size {old_size} to {n}")
-
-    def subproof(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
-        size = hi - lo
-        if m == size:
-            return [] if complete else [root(leaves[lo:hi])]
-        k = _split(size)
-        if m <= k:
-            return subproof(m, lo, lo + k, complete) + [root(leaves[lo + k : hi])]
-        return subproof(m - k, lo + k, hi, False) + [root(leaves[lo : lo + k])]
-
-    return subproof(old_size, 0, n, True)
+    return Tree(leaves).consistency_proof(old_size)
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
@@ -200,3 +191,109 @@ class CompactRange:
         other.size = self.size
         other._stack = list(self._stack)
         return other
+
+
+class Tree:
+    """An append-only RFC 9162 tree that keeps every perfect subtree hash: level 0 is
+    the leaf hashes, level j holds the roots of the aligned subtrees of 2**j leaves.
+
+    Every subtree the RFC's MTH, PATH and SUBPROOF recurse into starts at a multiple
+    of its largest power-of-two part, so each one is at most log2(n) stored subtrees
+    folded together: the root, an audit path or a consistency proof at any size up to
+    ``size`` costs O(log n) hashes, after n - 1 node hashes to build (the same work as
+    computing the root once). Memory: about two hashes per leaf.
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaves: Sequence[bytes] = ()) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        self.extend(leaves)
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash (not an entry)."""
+        levels = self._levels
+        levels[0].append(leaf)
+        i, j = len(levels[0]) - 1, 0
+        while i & 1:
+            below = levels[j]
+            j += 1
+            if j == len(levels):
+                levels.append([])
+            levels[j].append(node_hash(below[i - 1], below[i]))
+            i >>= 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def truncate(self, size: int) -> None:
+        """Forget the leaves from ``size`` on (undo appends that did not check out)."""
+        for j, level in enumerate(self._levels):
+            del level[size >> j :]
+
+    def _mth(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n & (n - 1) == 0 and lo % n == 0:
+            j = n.bit_length() - 1
+            return self._levels[j][lo >> j]
+        k = _split(n)
+        return node_hash(self._mth(lo, lo + k), self._mth(lo + k, hi))
+
+    def _check(self, size: int | None) -> int:
+        n = self.size if size is None else size
+        if not 0 <= n <= self.size:
+            raise ValueError(f"tree of {self.size} leaves has no size {n}")
+        return n
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first ``size`` leaves (default: all)."""
+        n = self._check(size)
+        return self._mth(0, n) if n else EMPTY_ROOT
+
+    @property
+    def leaves(self) -> list[bytes]:
+        """The leaf hashes, in order (the tree's own list: read, do not modify)."""
+        return self._levels[0]
+
+    def inclusion_path(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 9162 section 2.1.3.1."""
+        n = self._check(size)
+        if not 0 <= index < n:
+            raise IndexError(f"leaf {index} outside a tree of {n}")
+        path: list[bytes] = []
+        lo, hi = 0, n
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self._mth(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self._mth(lo, lo + k))
+                lo += k
+        path.reverse()
+        return path
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[0:new_size]) of RFC 9162 section 2.1.4.1."""
+        n = self._check(new_size)
+        if not 0 < old_size <= n:
+            raise ValueError(f"no consistency proof from size {old_size} to {n}")
+        proof: list[bytes] = []
+        m, lo, hi, complete = old_size, 0, n, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                proof.append(self._mth(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self._mth(lo, lo + k))
+                m, lo, complete = m - k, lo + k, False
+        if not complete:
+            proof.append(self._mth(lo, hi))
+        proof.reverse()
+        return proof

@@ -5,10 +5,13 @@ docstring, ``ledger/provable/__init__.py``."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .. import merkle
 from ..errors import DomainError, SignatureInvalid, UnknownIssuerKey
@@ -29,6 +32,8 @@ class ProblemKind(str, Enum):
     BAD_SIGNATURE = "bad signature"
     UNKNOWN_KEY = "unknown key"
     BAD_CHECKPOINT = "bad checkpoint"
+    UNTRUSTED_CHECKPOINT = "untrusted checkpoint"
+    WRONG_TOPIC = "wrong topic"
     REWRITTEN = "rewritten"
 
 
@@ -91,11 +96,20 @@ class _Current:
     offsets: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportedHead:
     partition: int
     tree_size: int
     root_hash: bytes
+
+
+@dataclass(frozen=True)
+class Export:
+    """A ``checkpoints export`` file, signatures checked: the copy kept elsewhere."""
+
+    topic: str
+    heads: tuple[ExportedHead, ...]
+    signers: Mapping[str, Ed25519PublicKey]  # sealer key id -> public key
 
 
 Progress = Callable[[int], None]
@@ -104,16 +118,37 @@ Progress = Callable[[int], None]
 async def verify_log(
     store: EventStore,
     *,
-    against: Sequence[ExportedHead] = (),
+    against: Export | None = None,
+    sealer_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    issuer_keys: Keyring | None = None,
+    allow_renamed_topic: bool = False,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """Check producer signatures, checkpoints, and the lifecycle topic against them."""
+    """Check producer signatures, checkpoints, and the lifecycle topic against them.
+
+    Trust anchors: by default the sealer and issuer keys come from the registry topic,
+    which an administrator who rewrites the log can rewrite too. ``sealer_keys`` (key
+    id -> public key) pins the sealer: a head signed by any other key is an
+    ``untrusted checkpoint``; ``against`` pins its own signers the same way (added to
+    ``sealer_keys``). ``issuer_keys`` replaces the registry as the source of producer
+    keys (it is extended with the pinned sealer keys, so pass a fresh keyring).
+    A head names the topic it seals; one naming another topic is a ``wrong topic``
+    (a copy under a new prefix) unless ``allow_renamed_topic``.
+    """
     topic = store.topics.lifecycle.name
     report = VerifyReport(topic)
-    ring = await store.keyring()
+    ring = issuer_keys if issuer_keys is not None else await store.keyring()
+    pinned = dict(sealer_keys or {}) | (dict(against.signers) if against else {})
     await _check_signed_topic(store, store.topics.registry.name, ring, report)
-    heads = await _read_checkpoints(store, ring, report)
+    heads = await _read_checkpoints(store, ring, report, pinned or None, allow_renamed_topic)
     current = await _read_lifecycle(store, ring, report, progress)
+    if against is not None and against.topic != topic and not allow_renamed_topic:
+        report.problems.append(
+            Problem(ProblemKind.WRONG_TOPIC, topic, 0, 0,
+                    f"the exported heads are of topic {against.topic}, not {topic}; not compared"
+                    " (--allow-renamed-topic to compare a copy)")
+        )
+        against = None
     for partition in sorted(set(current) | set(heads)):
         cur = current.get(partition, _Current())
         summary = report.partitions.setdefault(partition, PartitionSummary())
@@ -122,11 +157,11 @@ async def verify_log(
         sealed, verified_heads = _sealed_sequence(
             topic, store.topics.checkpoints.name, partition, heads.get(partition, []), cur, report
         )
-        summary.sealed = len(sealed)
-        _compare(topic, partition, sealed, cur, report)
-        exported = [h for h in against if h.partition == partition]
+        summary.sealed = sealed.size
+        _compare(topic, partition, sealed.leaves, cur, report)
+        exported = [h for h in against.heads if h.partition == partition] if against else []
         if exported:
-            _check_against(topic, partition, exported, verified_heads, cur, report)
+            _check_against(topic, partition, exported, verified_heads, sealed, cur, report)
     report.problems.sort(key=lambda p: (p.topic != topic, p.topic, p.partition, p.offset, p.kind.value))
     return report
 
@@ -194,18 +229,66 @@ async def _read_lifecycle(
 # ---------------------------------------------------------------- checkpoints
 
 
-async def _read_checkpoints(store: EventStore, ring: Keyring, report: VerifyReport) -> dict[int, list[tuple[int, Checkpoint]]]:
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _add_run(problems: list[Problem], p: Problem) -> None:
+    """Append ``p``, or extend the previous problem if ``p`` continues its run (same
+    kind and detail at the next offset): one line for a log resealed or renamed whole."""
+    q = problems[-1] if problems else None
+    if q is not None and (q.kind, q.topic, q.partition, q.detail) == (p.kind, p.topic, p.partition, p.detail) \
+            and q.offset + q.count == p.offset:
+        problems[-1] = Problem(q.kind, q.topic, q.partition, q.offset, q.detail, q.count + 1)
+    else:
+        problems.append(p)
+
+
+async def _read_checkpoints(
+    store: EventStore, ring: Keyring, report: VerifyReport, pinned: Mapping[str, Ed25519PublicKey] | None,
+    allow_renamed_topic: bool,
+) -> dict[int, list[tuple[int, Checkpoint]]]:
     """Checkpoints of the lifecycle topic by partition, with their offsets; producer and
-    head signatures checked here (a head that fails is reported and not trusted)."""
+    head signatures checked here (a head that fails is reported and not trusted).
+    With ``pinned`` sealer keys, only those keys are trusted to sign heads."""
     topic = store.topics.checkpoints.name
+    lifecycle = store.topics.lifecycle.name
     heads: dict[int, list[tuple[int, Checkpoint]]] = {}
     async for item in store.read_events(topic):
         r = item.record
-        found = _signature_problem(ring, item)
-        if found:
-            report.problems.append(Problem(found[0], topic, r.partition, r.offset, found[1]))
         cp = item.event
+        if isinstance(cp, Checkpoint) and pinned and cp.producer and cp.producer.key_id in pinned \
+                and not ring.knows(cp.producer.issuer_id, cp.producer.key_id):
+            public = _raw(pinned[cp.producer.key_id])  # a pinned sealer key vouches for its own records
+            ring.register(IssuerKeyRegistered(issuer_id=cp.producer.issuer_id, key_id=cp.producer.key_id,
+                                              public_key=public))
+        found = _signature_problem(ring, item)
+        untrusted = isinstance(cp, Checkpoint) and pinned is not None and cp.signer_key_id not in pinned
+        if found and not (untrusted and found[0] == ProblemKind.UNKNOWN_KEY):  # said once, as untrusted
+            report.problems.append(Problem(found[0], topic, r.partition, r.offset, found[1]))
         if not isinstance(cp, Checkpoint):
+            continue
+        if cp.topic != lifecycle and not allow_renamed_topic:
+            _add_run(report.problems, Problem(
+                ProblemKind.WRONG_TOPIC, topic, r.partition, r.offset,
+                f"checkpoint seals topic {cp.topic}, not {lifecycle} (a copy under another name?); not trusted"))
+            continue
+        if pinned is not None:
+            public = pinned.get(cp.signer_key_id)
+            if public is None:
+                _add_run(report.problems, Problem(
+                    ProblemKind.UNTRUSTED_CHECKPOINT, topic, r.partition, r.offset,
+                    f"checkpoint signed by sealer key {cp.signer_key_id}, which is not a pinned sealer key;"
+                    " not trusted"))
+                continue
+            if not head_signature_ok(public, checkpoint_message(cp), cp.head_signature):
+                report.problems.append(
+                    Problem(ProblemKind.BAD_CHECKPOINT, topic, r.partition, r.offset,
+                            f"head signature of partition {cp.partition} at size {cp.tree_size} does not verify"
+                            " with the pinned key; not trusted", event_id=cp.event_id)
+                )
+                continue
+            heads.setdefault(cp.partition, []).append((r.offset, cp))
             continue
         if cp.producer is None or not ring.knows(cp.producer.issuer_id, cp.signer_key_id):
             report.problems.append(
@@ -230,17 +313,20 @@ async def _read_checkpoints(store: EventStore, ring: Keyring, report: VerifyRepo
 
 def _sealed_sequence(
     topic: str, cp_topic: str, partition: int, heads: list[tuple[int, Checkpoint]], cur: _Current, report: VerifyReport
-) -> tuple[list[bytes], list[Checkpoint]]:
-    """The authenticated sequence S of sealed leaf hashes, from the manifests of heads
-    that are signed, link to their predecessor and reproduce their root. A head
-    without a manifest (or after a gap) borrows the current leaves for its range: its
-    root then checks the log directly, without naming offsets."""
-    tree = merkle.CompactRange()
-    sealed: list[bytes] = []
+) -> tuple[merkle.Tree, list[Checkpoint]]:
+    """The authenticated sequence S of sealed leaf hashes (the returned tree's leaves),
+    from the manifests of heads that are signed, link to their predecessor and
+    reproduce their root. A head without a manifest (or after a gap) borrows the
+    current leaves for its range: its root then checks the log directly, without
+    naming offsets. Each verified head is also checked against the previous one by an
+    RFC 9162 consistency proof built from S: the check an auditor holding only the two
+    signed heads makes (``prove-consistency``)."""
+    tree = merkle.Tree()
     verified: list[Checkpoint] = []
-    last_root: bytes | None = None
     for offset, cp in heads:
-        if verified and cp.tree_size == tree.size:
+        size = tree.size
+        last_root = verified[-1].root_hash if verified else None
+        if verified and cp.tree_size == size:
             if cp.root_hash != last_root:
                 report.problems.append(
                     Problem(ProblemKind.BAD_CHECKPOINT, cp_topic, 0, offset,
@@ -248,46 +334,45 @@ def _sealed_sequence(
                             " (a fork)", event_id=cp.event_id)
                 )
             continue
-        if cp.previous_tree_size != tree.size or (cp.previous_root_hash or None) != last_root:
+        if cp.previous_tree_size != size or (cp.previous_root_hash or None) != last_root:
             report.problems.append(
                 Problem(ProblemKind.BAD_CHECKPOINT, cp_topic, 0, offset,
                         f"partition {partition}: head at size {cp.tree_size} extends size {cp.previous_tree_size},"
-                        f" but the previous verified head has size {tree.size} (a checkpoint is missing or forged)",
+                        f" but the previous verified head has size {size} (a checkpoint is missing or forged)",
                         event_id=cp.event_id)
             )
-        borrowed = False
-        if cp.previous_tree_size == tree.size and len(cp.leaf_hashes) == cp.tree_size - tree.size:
-            added = list(cp.leaf_hashes)
-        else:
-            added = cur.leaves[tree.size : cp.tree_size]
-            borrowed = True
-        trial = tree.copy()
-        trial.extend(added)
-        if trial.size != cp.tree_size or trial.root() != cp.root_hash:
+        borrowed = not (cp.previous_tree_size == size and len(cp.leaf_hashes) == cp.tree_size - size)
+        tree.extend(cur.leaves[size : cp.tree_size] if borrowed else cp.leaf_hashes)
+        if tree.size != cp.tree_size or tree.root() != cp.root_hash:
+            tree.truncate(size)
             if borrowed:
                 report.problems.append(
-                    Problem(ProblemKind.MODIFIED, topic, partition, tree.size,
-                            f"offsets {tree.size}..{cp.tree_size - 1} no longer reproduce the signed root at size"
+                    Problem(ProblemKind.MODIFIED, topic, partition, size,
+                            f"offsets {size}..{cp.tree_size - 1} no longer reproduce the signed root at size"
                             f" {cp.tree_size} (checkpoint has no usable manifest, so no finer location)",
-                            count=max(cp.tree_size - tree.size, 1))
+                            count=max(cp.tree_size - size, 1))
                 )
-            else:
+                continue
+            report.problems.append(
+                Problem(ProblemKind.BAD_CHECKPOINT, cp_topic, 0, offset,
+                        f"partition {partition}: manifest does not reproduce the signed root at size"
+                        f" {cp.tree_size}", event_id=cp.event_id)
+            )
+            # keep going from what the log has, so later heads are still checked
+            tree.extend(cur.leaves[size : cp.tree_size])
+            if tree.size != cp.tree_size or tree.root() != cp.root_hash:
+                tree.truncate(size)
+                continue
+        if last_root is not None and size > 0:
+            proof = tree.consistency_proof(size)
+            if not merkle.verify_consistency(size, cp.tree_size, last_root, cp.root_hash, proof):
                 report.problems.append(
                     Problem(ProblemKind.BAD_CHECKPOINT, cp_topic, 0, offset,
-                            f"partition {partition}: manifest does not reproduce the signed root at size"
-                            f" {cp.tree_size}", event_id=cp.event_id)
+                            f"partition {partition}: head at size {cp.tree_size} is not consistent with the head at"
+                            f" size {size} (RFC 9162 consistency proof fails)", event_id=cp.event_id)
                 )
-            # keep going from what the log has, so later heads are still checked
-            added = cur.leaves[tree.size : cp.tree_size]
-            trial = tree.copy()
-            trial.extend(added)
-            if trial.size != cp.tree_size or trial.root() != cp.root_hash:
-                continue
-        tree = trial
-        sealed.extend(added)
-        last_root = cp.root_hash
         verified.append(cp)
-    return sealed, verified
+    return tree, verified
 
 
 # ---------------------------------------------------------------- sealed vs current
@@ -360,23 +445,22 @@ def _runs(problems: list[Problem]) -> list[Problem]:
 
 
 def _check_against(
-    topic: str, partition: int, exported: list[ExportedHead], verified: list[Checkpoint], cur: _Current,
-    report: VerifyReport,
+    topic: str, partition: int, exported: list[ExportedHead], verified: list[Checkpoint], sealed: merkle.Tree,
+    cur: _Current, report: VerifyReport,
 ) -> None:
     """Each exported root must be reproduced by the log's leaves, and the log's latest
     verified head must be consistent with the latest exported one (RFC 9162 proof)."""
     exported = sorted(exported, key=lambda h: h.tree_size)
-    tree = merkle.CompactRange()
+    tree = merkle.Tree(cur.leaves[: exported[-1].tree_size])
     for head in exported:
-        if head.tree_size > len(cur.leaves):
+        if head.tree_size > tree.size:
             report.problems.append(
-                Problem(ProblemKind.MISSING, topic, partition, len(cur.leaves),
-                        f"exported head covers {head.tree_size} records; the log has {len(cur.leaves)}",
-                        count=head.tree_size - len(cur.leaves))
+                Problem(ProblemKind.MISSING, topic, partition, tree.size,
+                        f"exported head covers {head.tree_size} records; the log has {tree.size}",
+                        count=head.tree_size - tree.size)
             )
             return
-        tree.extend(cur.leaves[tree.size : head.tree_size])
-        if tree.root() != head.root_hash:
+        if tree.root(head.tree_size) != head.root_hash:
             report.problems.append(
                 Problem(ProblemKind.REWRITTEN, topic, partition, 0,
                         f"the first {head.tree_size} records do not reproduce the exported root"
@@ -386,7 +470,7 @@ def _check_against(
     latest = exported[-1]
     if verified and verified[-1].tree_size > latest.tree_size:
         log_head = verified[-1]
-        proof = merkle.consistency_proof(latest.tree_size, cur.leaves[: log_head.tree_size])
+        proof = sealed.consistency_proof(latest.tree_size, log_head.tree_size)
         if not merkle.verify_consistency(latest.tree_size, log_head.tree_size, latest.root_hash,
                                          log_head.root_hash, proof):
             report.problems.append(

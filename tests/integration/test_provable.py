@@ -3,7 +3,9 @@
 Tampering: on SQLite records are rewritten in place (``rewrite_for_tests``), as an
 administrator with file access could. Kafka cannot edit in place, so a tampered copy
 of the ledger is written under a new topic prefix: exactly what an administrator
-rewriting a topic produces. Both go through ``copy_ledger`` so one test covers both.
+rewriting a topic produces. Both go through ``copy_ledger`` so one test covers both;
+its checkpoints still name the original topic, so a copy is verified with
+``allow_renamed_topic`` (``verify_copy``), and without it is a ``wrong topic``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from ledger.cli import main
+from ledger.cli.verify import _views_position
 from ledger.events import TaskStarted
 from ledger.log import OutgoingRecord, StoredRecord
 from ledger.provable.host import seal
-from ledger.provable.proofs import ProofError, load_public_key, prove, verify_proof
+from ledger.provable.proofs import (
+    ProofError,
+    load_export,
+    load_issuer_keys,
+    load_public_key,
+    pinned_keys,
+    prove,
+    verify_proof,
+)
 from ledger.provable.verifier import ProblemKind, VerifyReport, verify_log
 from ledger.errors import LogTampered
 from ledger.publisher import Publisher
@@ -61,6 +72,10 @@ async def build_ledger(url: str, events: int = 60, unsealed: int = 0) -> None:
 async def verify(url: str, **kwargs: object) -> VerifyReport:
     async with EventStore.from_url(url) as store:
         return await verify_log(store, **kwargs)  # type: ignore[arg-type]
+
+
+async def verify_copy(url: str, **kwargs: object) -> VerifyReport:
+    return await verify(url, allow_renamed_topic=True, **kwargs)
 
 
 def with_prefix(url: str, prefix: str) -> str:
@@ -125,7 +140,16 @@ async def test_verify__untouched_copy_is_clean(log_url: str) -> None:
     await build_ledger(log_url)
     partition, _ = await busiest_partition(log_url)
     copy = await copy_ledger(log_url, partition, keep)
-    assert (await verify(copy)).ok
+    assert (await verify_copy(copy)).ok
+
+
+async def test_verify__copy_under_another_name_is_wrong_topic(log_url: str) -> None:
+    await build_ledger(log_url)
+    partition, _ = await busiest_partition(log_url)
+    report = await verify(await copy_ledger(log_url, partition, keep))
+    assert report.kinds() == {"wrong topic"}
+    (run,) = report.problems  # one line for every checkpoint of the copy
+    assert run.count > 1 and "not trusted" in run.detail
 
 
 # ---------------------------------------------------------------- tampering, each named
@@ -142,7 +166,7 @@ async def test_verify__edited_bytes_are_modified(log_url: str) -> None:
         out[2] = (key, value.replace(b"purpose-", b"PURPOSE-", 1))
         return out
 
-    report = await verify(await copy_ledger(log_url, partition, edit))
+    report = await verify_copy(await copy_ledger(log_url, partition, edit))
     assert not report.ok
     assert kinds_at(report, 2) == {"modified", "bad signature"}
     assert {p.offset for p in report.problems} == {2}
@@ -151,14 +175,14 @@ async def test_verify__edited_bytes_are_modified(log_url: str) -> None:
 async def test_verify__deleted_event_is_missing(log_url: str) -> None:
     await build_ledger(log_url)
     partition, _ = await busiest_partition(log_url)
-    report = await verify(await copy_ledger(log_url, partition, lambda rs: keep(rs[:3] + rs[4:])))
+    report = await verify_copy(await copy_ledger(log_url, partition, lambda rs: keep(rs[:3] + rs[4:])))
     assert [(p.kind.value, p.partition, p.offset) for p in report.problems] == [("missing", partition, 3)]
 
 
 async def test_verify__swapped_events_are_reordered(log_url: str) -> None:
     await build_ledger(log_url)
     partition, _ = await busiest_partition(log_url)
-    report = await verify(await copy_ledger(log_url, partition, lambda rs: keep([rs[0], rs[5], *rs[2:5], rs[1], *rs[6:]])))
+    report = await verify_copy(await copy_ledger(log_url, partition, lambda rs: keep([rs[0], rs[5], *rs[2:5], rs[1], *rs[6:]])))
     assert report.kinds() == {"reordered"}
     assert {p.offset for p in report.problems} <= {1, 5}
     assert any("sealed at offset 5" in p.detail for p in report.problems)
@@ -179,7 +203,7 @@ async def test_verify__forged_event_by_unknown_key_is_inserted(log_url: str) -> 
         out.insert(2, (rs[0].key, forged_bytes))
         return out
 
-    report = await verify(await copy_ledger(log_url, partition, insert))
+    report = await verify_copy(await copy_ledger(log_url, partition, insert))
     assert kinds_at(report, 2) == {"inserted", "unknown key"}
     assert {p.offset for p in report.problems} == {2}
 
@@ -187,7 +211,7 @@ async def test_verify__forged_event_by_unknown_key_is_inserted(log_url: str) -> 
 async def test_verify__truncated_tail_after_checkpoint_is_missing(log_url: str) -> None:
     await build_ledger(log_url)
     partition, sealed = await busiest_partition(log_url)
-    report = await verify(await copy_ledger(log_url, partition, lambda rs: keep(rs[:-2])))
+    report = await verify_copy(await copy_ledger(log_url, partition, lambda rs: keep(rs[:-2])))
     (problem,) = report.problems
     assert (problem.kind, problem.offset, problem.count) == (ProblemKind.MISSING, sealed - 2, 2)
     assert "truncated" in problem.detail
@@ -264,12 +288,41 @@ async def test_verify_against__detects_a_rewrite_of_the_whole_topic(log_url: str
         await seal(store, IssuerKey.from_seed("dledger-sealer", b"the administrator's own sealer"), every=EVERY,
                    once=True)
     assert (await verify(copy)).ok  # consistent with itself...
-    from ledger.provable.proofs import load_export
 
-    report = await verify(copy, against=load_export(export))
-    assert report.kinds() == {"rewritten"}  # ...but not with the heads kept elsewhere
-    assert {p.partition for p in report.problems} == {partition}
+    report = await verify_copy(copy, against=load_export(export))
+    # ...but not with the heads kept elsewhere, whose sealer key --against also pins
+    assert report.kinds() == {"rewritten", "untrusted checkpoint"}
+    assert {p.partition for p in report.problems if p.kind == ProblemKind.REWRITTEN} == {partition}
     assert (await verify(log_url, against=load_export(export))).ok
+    assert (await verify(copy, against=load_export(export))).kinds() >= {"wrong topic"}
+
+
+async def test_verify__pinned_sealer_and_issuer_keys_catch_a_rewritten_registry(log_url: str, tmp_path: Path) -> None:
+    await build_ledger(log_url)
+    export = tmp_path / "checkpoints.json"
+    assert await asyncio.to_thread(main, ["checkpoints", "export", str(export), "--log", log_url]) == 0
+    partition, _ = await busiest_partition(log_url)
+    # the administrator registers a key of their own, forges an event with it, and reseals everything
+    copy = await copy_ledger(log_url, partition, keep, checkpoints=False)
+    async with EventStore.from_url(copy) as store:
+        async with Publisher(store, STRANGER) as forger:
+            await forger.publish_many([STRANGER.registration(), task(999, STRANGER)])
+        await seal(store, IssuerKey.from_seed("dledger-sealer", b"the administrator's own sealer"), every=EVERY,
+                   once=True)
+    assert (await verify(copy)).ok  # the registry vouches for every key it now lists
+
+    pinned = pinned_keys([SEALER.public_bytes.hex()])
+    report = await verify(copy, sealer_keys=pinned)
+    assert report.kinds() == {"untrusted checkpoint"}
+    assert sum(s.sealed for s in report.partitions.values()) == 0  # nothing vouched for by the pinned key
+
+    report = await verify(copy, sealer_keys=pinned, issuer_keys=load_issuer_keys(export))
+    assert report.kinds() == {"untrusted checkpoint", "unknown key"}
+    unknown = {(p.topic, p.offset) for p in report.problems if p.kind == ProblemKind.UNKNOWN_KEY}
+    assert len(unknown) == 3  # the forger's and the new sealer's registrations, and the forged event
+
+    clean = await verify(log_url, sealer_keys=pinned, issuer_keys=load_issuer_keys(export))
+    assert clean.ok and sum(s.sealed for s in clean.partitions.values()) == 60
 
 
 # ---------------------------------------------------------------- proofs, offline
@@ -321,6 +374,78 @@ def test_verify_cli__exit_status_and_json(sqlite_url: str, capsys: pytest.Captur
     assert json.loads(capsys.readouterr().out)["ok"] is True
     partition, _ = asyncio.run(busiest_partition(sqlite_url))
     copy = asyncio.run(copy_ledger(sqlite_url, partition, lambda rs: keep(rs[1:])))
-    assert main(["verify", "--log", copy, "--json"]) == 1
+    assert main(["verify", "--log", copy, "--json", "--allow-renamed-topic"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert [(p["kind"], p["offset"]) for p in out["problems"]] == [("missing", 0)]
+    assert main(["verify", "--log", sqlite_url, "--json", "--sealer-key", SEALER.public_bytes.hex()]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--log", sqlite_url, "--json", "--sealer-key", STRANGER.public_bytes.hex()]) == 1
+    assert json.loads(capsys.readouterr().out)["problems"][0]["kind"] == "untrusted checkpoint"
+
+
+def test_prove_consistency__verify_proof_checks_it_offline(log_url: str, tmp_path: Path) -> None:
+    asyncio.run(build_ledger(log_url))
+    partition, sealed = asyncio.run(busiest_partition(log_url))
+    out = tmp_path / "consistency.json"
+    assert main(["prove-consistency", "--log", log_url, "--partition", str(partition), "--from", str(EVERY),
+                 "--out", str(out)]) == 0
+    proof = json.loads(out.read_text())
+    assert (proof["old_size"], proof["new_size"]) == (EVERY, sealed)
+    public = SEALER.public_bytes.hex()
+    assert main(["verify-proof", str(out), "--key", public]) == 0  # no --log: offline
+    result = verify_proof(proof, load_public_key(public))
+    assert (result["kind"], result["old_size"], result["new_size"]) == ("consistency", EVERY, sealed)
+
+    bent_root = proof["old_checkpoint"] | {"root_hash": proof["new_checkpoint"]["root_hash"]}
+    for bent in (
+        proof | {"proof": proof["proof"][1:]},
+        proof | {"proof": list(reversed(proof["proof"]))},
+        proof | {"old_size": EVERY + 1},
+        proof | {"old_checkpoint": bent_root},  # signature no longer covers the head
+    ):
+        with pytest.raises(ProofError):
+            verify_proof(bent, load_public_key(public))
+    with pytest.raises(ProofError, match="not this key"):
+        verify_proof(proof, load_public_key(STRANGER.public_bytes.hex()))
+    with pytest.raises(ProofError, match="no checkpoint at size 3"):
+        asyncio.run(_prove_consistency(log_url, partition, 3))
+
+
+async def _prove_consistency(url: str, partition: int, old: int) -> dict:
+    from ledger.provable.proofs import prove_consistency
+
+    async with EventStore.from_url(url) as store:
+        return await prove_consistency(store, partition, old)
+
+
+def test_prove__position_from_views_or_hint_skips_the_scan(sqlite_url: str, tmp_path: Path) -> None:
+    asyncio.run(build_ledger(sqlite_url))
+    partition, _ = asyncio.run(busiest_partition(sqlite_url))
+
+    async def event_at(offset: int) -> str:
+        async with EventStore.from_url(sqlite_url) as store:
+            (record,) = await store.log.read(store.topics.lifecycle.name, partition, offset, limit=1)
+            return store.decode(record).event.event_id  # type: ignore[union-attr]
+
+    event_id = asyncio.run(event_at(5))
+    views = tmp_path / "views.db"
+    assert main(["project", "--log", sqlite_url, "--views", str(views), "--once"]) == 0
+    assert _views_position(str(views), "dledger.lifecycle", event_id) == (partition, 5)
+    assert _views_position(str(tmp_path / "absent.db"), "dledger.lifecycle", event_id) is None
+    public = SEALER.public_bytes.hex()
+    for how in (["--views", str(views)], ["--offset", f"{partition}:5"], ["--offset", f"{partition}:2"], []):
+        out = tmp_path / "proof.json"
+        assert main(["prove", event_id, "--log", sqlite_url, "--out", str(out), *how]) == 0  # a wrong hint: scan
+        assert verify_proof(json.loads(out.read_text()), load_public_key(public))["offset"] == 5
+
+
+async def test_prove__hint_at_another_event_falls_back_to_the_scan(sqlite_url: str) -> None:
+    await build_ledger(sqlite_url)
+    partition, _ = await busiest_partition(sqlite_url)
+    async with EventStore.from_url(sqlite_url) as store:
+        (record,) = await store.log.read(store.topics.lifecycle.name, partition, 1, limit=1)
+        event_id = store.decode(record).event.event_id  # type: ignore[union-attr]
+        assert (await prove(store, event_id, hint=(partition, 0)))["offset"] == 1
+        assert (await prove(store, event_id, hint=(partition, 10_000)))["offset"] == 1
+        with pytest.raises(ProofError, match="no such event"):
+            await prove(store, "no-such-event", hint=(partition, 1))

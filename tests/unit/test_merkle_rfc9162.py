@@ -117,3 +117,25 @@ def test_consistency__proofs_equal_rfc_proof_and_verify(n: int) -> None:
             if proof:
                 bent = [proof[0][:-1] + bytes([proof[0][-1] ^ 1])] + proof[1:]
                 assert not merkle.verify_consistency(m, n, MTH(D[:m]), MTH(D), bent)
+
+
+def test_tree__root_path_and_proof_at_every_earlier_size_equal_the_rfc() -> None:
+    tree = merkle.Tree(leaves_of(ENTRIES))
+    for n in range(0, len(ENTRIES) + 1):
+        D = ENTRIES[:n]
+        assert tree.root(n) == MTH(D)
+        for m in range(n):
+            assert tree.inclusion_path(m, n) == PATH(m, D)
+        for m in range(1, n + 1):
+            assert tree.consistency_proof(m, n) == PROOF(m, D)
+    with pytest.raises(ValueError):
+        tree.root(len(ENTRIES) + 1)
+
+
+def test_tree__truncate_undoes_appends() -> None:
+    tree = merkle.Tree(leaves_of(ENTRIES[:20]))
+    tree.extend(leaves_of([b"not", b"these", b"leaves"] * 5))
+    tree.truncate(20)
+    tree.extend(leaves_of(ENTRIES[20:]))
+    assert (tree.size, tree.root()) == (len(ENTRIES), MTH(ENTRIES))
+    assert tree.consistency_proof(7) == PROOF(7, ENTRIES)
