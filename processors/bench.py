@@ -10,6 +10,10 @@ For each log and each N:
    of each expiry is the append time of its ``CredentialRevoked`` minus its
    ``expires_at``: p50, p99 and max.
 
+3. Restart cost: the state after step 1 is written as a snapshot (``processors.snapshot``)
+   and a fresh runner starts from it; its start time is compared with the full
+   catch-up of step 1 (both end with the same state: the log has no tail to read).
+
 The events carry no request, decision or approval, so the grace period is set beyond
 the run: the finding rules still evaluate every event, but the gaps they note are not
 reported (and written) during the measurement.
@@ -34,6 +38,7 @@ from ledger.store import EventStore
 
 from .runner import EmbeddedRunner
 from .scenario import Scenario, fp
+from .snapshot import SnapshotFile
 
 ISSUER = IssuerKey.from_seed("bench-issuer", b"bench issuer")
 PROCESSOR = IssuerKey.from_seed("dledger-processor", b"bench processor")
@@ -90,6 +95,7 @@ async def _one(url: str, backend: str, n: int, report: BenchReport) -> None:
         catch_up_s = time.perf_counter() - started
         report.add(Comparison(f"{backend}: processor catch-up vs decode-only, N={n:,}", runner.stats["events"] / catch_up_s,
                               records / decode_s, note=f"{records:,} records"))
+        await _restart_cost(store, runner, url, n, backend, catch_up_s, report)
 
         e = min(n, EXPIRING_MAX)
         follow = asyncio.create_task(runner.run())
@@ -121,6 +127,28 @@ async def _one(url: str, backend: str, n: int, report: BenchReport) -> None:
         report.figures[f"{prefix}: TTL lag max (s)"] = lags[-1] if lags else float("nan")
         report.figures[f"{prefix}: expiries revoked / expected"] = f"{len(lags):,} / {e:,}"
         report.figures[f"{prefix}: live credentials held"] = f"{n:,} + {e:,} expiring over {WINDOW_SECONDS:g}s"
+
+
+async def _restart_cost(store: EventStore, runner: EmbeddedRunner, url: str, n: int, backend: str, catch_up_s: float,
+                        report: BenchReport) -> None:
+    snaps = SnapshotFile(Path(tempfile.mkdtemp(prefix="dledger-bench-snap-")) / "processor.snapshots.db", url,
+                         key_id=PROCESSOR.key_id, grace_seconds=timedelta(days=1).total_seconds())
+    runner.snapshots = snaps
+    started = time.perf_counter()
+    await runner.save_snapshot()
+    write_s = time.perf_counter() - started
+    restarted = EmbeddedRunner(store, PROCESSOR, grace=timedelta(days=1), snapshots=snaps)
+    started = time.perf_counter()
+    await restarted.start()
+    restart_s = time.perf_counter() - started
+    await restarted.close()
+    runner.snapshots = None
+    assert restarted.restored_from_snapshot and len(restarted.state.credentials) == len(runner.state.credentials)
+    prefix = f"{backend} N={n:,}"
+    report.figures[f"{prefix}: restart, full catch-up from offset 0 (s)"] = round(catch_up_s, 2)
+    report.figures[f"{prefix}: restart from snapshot (s)"] = round(restart_s, 2)
+    report.figures[f"{prefix}: snapshot write (s), size (MB)"] = \
+        f"{write_s:.2f}, {snaps.path.stat().st_size / 1e6:.1f}"
 
 
 async def run(args: argparse.Namespace) -> BenchReport:
