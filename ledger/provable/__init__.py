@@ -17,14 +17,28 @@ What is sealed
     in the registry like every issuer key; the Checkpoint event itself carries the
     usual producer signature too.
 
+Trust anchors
+    By default ``verify`` learns the sealer and issuer keys from the registry topic,
+    so an administrator who rewrites the log *and* its registry passes it. Pinning
+    closes that: ``sealer_keys`` (``--sealer-key``; ``--against`` pins the signers of
+    its export too) makes a head signed by any other key an **untrusted checkpoint**,
+    not trusted for anything; ``issuer_keys`` (``--issuer-keys``, the keyring a
+    ``checkpoints export`` carries) replaces the registry for producer signatures, so
+    a key registered later is an **unknown key**. A head also names the topic it
+    seals (it is under the signature): one naming another topic is a **wrong topic**
+    (a copy under a new prefix), unless ``allow_renamed_topic``.
+
 How ``verify`` names each problem (``verifier``)
-    1. Checkpoints are checked on their own: head signature by a registered key, each
+    1. Checkpoints are checked on their own: head signature by a trusted key, each
        head links to the previous one (sizes and roots), its manifest has exactly the
        leaves it adds, and the root recomputed over all manifests so far equals the
-       signed root. Successive heads are therefore consistent: each old tree is a
-       prefix of the next (the property an RFC 9162 consistency proof shows a verifier
-       who lacks the leaves; ``--against`` uses those proofs). The manifests, once
-       checked, are the authenticated *sealed sequence* S of leaf hashes.
+       signed root. Successive heads are then checked by an RFC 9162 consistency
+       proof built from those leaves (``merkle.Tree``: O(log n) per pair), the same
+       check an auditor who holds only two signed heads makes with a proof from
+       ``prove-consistency``. Given the recomputed roots it cannot fail on its own;
+       it keeps the verifier and the offline auditor on one code path. The
+       manifests, once checked, are the authenticated *sealed sequence* S of leaf
+       hashes.
     2. The log is read again; C is the sequence of current leaf hashes. When C starts
        with S, the sealed part is intact. Otherwise S and C are aligned (a diff over
        leaf hashes, which are unique because event ids are):
@@ -47,6 +61,12 @@ How ``verify`` names each problem (``verifier``)
        current leaves must reproduce each exported root, and the latest head in the
        log must be consistent with it (RFC 9162 consistency proof). This catches a
        rewrite of the whole topic, checkpoints and keys included (**rewritten**).
+
+Cost: per record, verify hashes the stored bytes (the leaf), decodes the event
+(codec) and checks its producer signature (a leaf hash and a log2(64) audit path; one
+Ed25519 verification per signed group of 64, cached). Decoding, model validation
+included, is most of it: ``dledger bench verify`` shows verify against a raw read and
+against a decode-only read.
 
 Without manifests (checkpoints written by another sealer), step 2 can only say which
 head's range first differs; the manifest costs 32 bytes per event and buys the exact

@@ -5,7 +5,7 @@ docstring, ``ledger/provable/__init__.py``."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -21,7 +21,6 @@ from ..store import EventStore
 from .heads import checkpoint_message, head_signature_ok, record_leaf
 
 READ_BATCH = 5_000
-MAX_DETAILED = 1_000  # problems beyond this are still counted, with less detail
 
 
 class ProblemKind(str, Enum):

@@ -368,10 +368,14 @@ async def test_prove__unsealed_event_is_refused(sqlite_url: str) -> None:
                 await prove(store, item.event.event_id)  # type: ignore[union-attr]
 
 
-def test_verify_cli__exit_status_and_json(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_cli__exit_status_and_json(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     asyncio.run(build_ledger(sqlite_url))
     assert main(["verify", "--log", sqlite_url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+    export = str(tmp_path / "export.json")
+    assert main(["checkpoints", "export", export, "--log", sqlite_url]) == 0
+    assert main(["verify", "--log", sqlite_url, "--json", "--against", export, "--issuer-keys", export]) == 0
+    capsys.readouterr()
     partition, _ = asyncio.run(busiest_partition(sqlite_url))
     copy = asyncio.run(copy_ledger(sqlite_url, partition, lambda rs: keep(rs[1:])))
     assert main(["verify", "--log", copy, "--json", "--allow-renamed-topic"]) == 1
