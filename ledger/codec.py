@@ -17,6 +17,7 @@ resolution: fields added with defaults are filled in; see schemas/README.md).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import struct
@@ -26,24 +27,16 @@ from typing import Any, Protocol
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from .avro_schema import schema_for
+from .avro_fast import FastRecord, Unsupported, compile_record
+from .avro_fast import encode_long as _long
+from .avro_schema import SIGNATURE_FIELD, schema_for
 from .errors import MalformedRecord, UnknownSchema
 from .events import EVENT_TYPES, EVENTS_BY_TYPE, Event, Producer, Signature
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 
-
-
-def _long(n: int) -> bytes:
-    """Avro long: zig-zag, then base-128 varint."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+_ENCODE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, OverflowError)
 
 
 def _avro_bytes(b: bytes) -> bytes:
@@ -67,6 +60,30 @@ def encode_signature(sig: bytes, tree_size: int, leaf_index: int, audit_path: li
 _HASH_PREFIX = _long(32)  # every audit path entry is a SHA-256 hash
 
 
+def encode_group_signatures(sig: bytes, paths: list[list[bytes]]) -> list[bytes]:
+    """``encode_signature`` for every event of one signed group (tree_size = len(paths),
+    leaf_index = position): the shared prefix is encoded once."""
+    head = b"\x02" + _avro_bytes(sig) + _long(len(paths))
+    hashes = _HASH_PREFIX
+    out = []
+    for i, path in enumerate(paths):
+        if path and all(len(p) == 32 for p in path):
+            out.append(b"".join((head, _long(i), _long(len(path)), hashes, hashes.join(path), b"\x00")))
+        else:
+            out.append(encode_signature(sig, len(paths), i, path))
+    return out
+
+
+@functools.cache
+def _generated(cls: type[Event]) -> tuple[FastRecord | None, FastRecord | None]:
+    """The generated codec of ``cls`` and its canonical encoder, built once per process."""
+    schema = schema_for(cls)
+    try:
+        return compile_record(schema), compile_record(schema, null_fields=(SIGNATURE_FIELD,), override_fields=("producer",))
+    except Unsupported:  # a shape avro_fast does not specialize: fastavro does it all
+        return None, None
+
+
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
     """CRC-64-AVRO fingerprint of a schema's parsing canonical form, as framed."""
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(fastavro.parse_schema(schema)), "CRC-64-AVRO"))
@@ -85,6 +102,18 @@ class _Writer:
     cls: type[Event]
     parsed: Any
     header: bytes  # single-object header: magic + fingerprint
+    fast: FastRecord | None  # generated codec of this schema (None: fastavro only)
+    canonical: FastRecord | None  # its encoder writes signature null and takes the producer
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """How to read bytes written with one writer schema."""
+
+    writer: Any  # parsed writer schema (fastavro)
+    cls: type[Event]
+    reader: Any  # parsed reader schema when it differs from the writer's, else None
+    fast: FastRecord | None  # generated decoder, only when writer == reader
 
 
 @dataclass(frozen=True)
@@ -101,15 +130,16 @@ class EventCodec:
     def __init__(self, registry: SchemaRegistry | None = None) -> None:
         self._registry = registry
         self._writers: dict[type[Event], _Writer] = {}
-        self._by_fingerprint: dict[bytes, tuple[Any, type[Event], Any]] = {}
+        self._by_fingerprint: dict[bytes, _Reader] = {}
         self._by_registry_id: dict[int, bytes] = {}
         self._registry_ids: dict[type[Event], int] = {}
         for cls in EVENT_TYPES:
             schema = schema_for(cls)
             parsed = fastavro.parse_schema(schema)
             fp = schema_fingerprint(schema)
-            self._writers[cls] = _Writer(cls, parsed, SINGLE_OBJECT_MAGIC + fp)
-            self._by_fingerprint[fp] = (parsed, cls, None)
+            fast, canonical = _generated(cls)
+            self._writers[cls] = _Writer(cls, parsed, SINGLE_OBJECT_MAGIC + fp, fast, canonical)
+            self._by_fingerprint[fp] = _Reader(parsed, cls, None, fast)
 
     # ------------------------------------------------------------ writer schemas
 
@@ -122,12 +152,17 @@ class EventCodec:
             raise UnknownSchema(f"writer schema names unknown event type {name!r}")
         fp = schema_fingerprint(schema)
         if fp not in self._by_fingerprint:
-            self._by_fingerprint[fp] = (fastavro.parse_schema(schema), cls, self._writers[cls].parsed)
+            self._by_fingerprint[fp] = _Reader(fastavro.parse_schema(schema), cls, self._writers[cls].parsed, None)
         return fp
 
     # ------------------------------------------------------------ encoding
 
     def _body(self, writer: _Writer, event: Event, producer: Producer | None = None) -> bytes:
+        if writer.canonical is not None:
+            try:
+                return writer.canonical.encode(event, producer)
+            except _ENCODE_ERRORS as exc:
+                raise MalformedRecord(f"encode {event.type} {event.event_id}: {exc}") from exc
         buf = io.BytesIO()
         datum = event.model_dump()
         datum["signature"] = None
@@ -135,7 +170,7 @@ class EventCodec:
             datum["producer"] = {"issuer_id": producer.issuer_id, "key_id": producer.key_id}
         try:
             fastavro.schemaless_writer(buf, writer.parsed, datum)
-        except (ValueError, TypeError, AttributeError) as exc:
+        except _ENCODE_ERRORS as exc:
             raise MalformedRecord(f"encode {event.type} {event.event_id}: {exc}") from exc
         return buf.getvalue()
 
@@ -148,8 +183,13 @@ class EventCodec:
     def with_signature(self, event: Event, canonical: bytes, signature: Signature) -> bytes:
         """Framed bytes of ``event`` signed with ``signature``, given its canonical bytes."""
         sig = encode_signature(signature.sig, signature.tree_size, signature.leaf_index, signature.audit_path)
-        body = canonical[len(SINGLE_OBJECT_MAGIC) + 8 : -1] + sig
-        return self._frame(type(event), body)
+        return self.with_encoded_signature(event, canonical, sig)
+
+    def with_encoded_signature(self, event: Event, canonical: bytes, signature: bytes) -> bytes:
+        """``with_signature`` given the signature union's Avro bytes (``encode_signature``)."""
+        if self._registry is None:  # the canonical bytes are already framed: swap the null for the signature
+            return canonical[:-1] + signature
+        return self._frame(type(event), canonical[len(SINGLE_OBJECT_MAGIC) + 8 : -1] + signature)
 
     def encode(self, event: Event) -> bytes:
         """Framed bytes of ``event`` as it stands (signed or not)."""
@@ -175,11 +215,24 @@ class EventCodec:
 
     def decode_with_canonical(self, data: bytes) -> Decoded:
         """Decode framed bytes; raise MalformedRecord or UnknownSchema, never anything else."""
+        if type(data) is not bytes:
+            data = bytes(data)
         fp, offset = self._writer_fingerprint(data)
         try:
-            writer, cls, reader = self._by_fingerprint[fp]
+            entry = self._by_fingerprint[fp]
         except KeyError:
             raise UnknownSchema(f"no writer schema with fingerprint {fp.hex()}") from None
+        cls = entry.cls
+        if entry.fast is not None:
+            try:
+                datum, signature_at = entry.fast.decode(data, offset)
+                event = cls.model_validate(datum)
+            except Exception as exc:  # MalformedRecord from the decoder, ValidationError from the model
+                raise MalformedRecord(f"decode {cls.__name__}: {exc}") from exc
+            if offset == len(SINGLE_OBJECT_MAGIC) + 8:  # single-object framing: the header is the canonical one
+                return Decoded(event, data[:signature_at] + b"\x00")
+            return Decoded(event, SINGLE_OBJECT_MAGIC + fp + data[offset:signature_at] + b"\x00")
+        writer, reader = entry.writer, entry.reader
         buf = io.BytesIO(data)
         buf.seek(offset)
         try:

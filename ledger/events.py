@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from .tokens import FINGERPRINT_RE, find_secret
+from .tokens import _SHORTEST_SECRET, FINGERPRINT_RE, find_secret
 
 
 def new_event_id() -> str:
@@ -181,19 +181,33 @@ class Event(Record):
 
 
 def _check_strings(model: BaseModel, prefix: str) -> None:
-    """Refuse raw secrets in every text field; this runs on every event, so it walks
-    the model's ``__dict__`` and builds a field path only when it has to complain."""
+    """Refuse raw secrets in every text field; this runs on every event (and on every
+    decoded one), so it walks the model's ``__dict__``, skips text too short to hold
+    any secret, remembers text already found clean, and builds a field path only
+    when it has to complain."""
     for name, value in model.__dict__.items():
         if type(value) is str:
-            _check_text(value, prefix + name)
+            if name.endswith("token_fingerprint"):
+                _check_text(value, prefix + name)
+            elif len(value) >= _SHORTEST_SECRET and value not in _CLEAN:
+                _check_text(value, prefix + name)
         elif type(value) is list:
             for i, item in enumerate(value):
                 if type(item) is str:
-                    _check_text(item, f"{prefix}{name}[{i}]")
+                    if len(item) >= _SHORTEST_SECRET and item not in _CLEAN:
+                        _check_text(item, f"{prefix}{name}[{i}]")
                 elif isinstance(item, BaseModel):
                     _check_strings(item, f"{prefix}{name}[{i}].")
         elif isinstance(value, BaseModel):
             _check_strings(value, prefix + name + ".")
+
+
+# Text found clean before. ``find_secret`` is a pure function of the text, and events
+# repeat most of theirs (chain, workflow, producer and resource ids), so a verdict is
+# remembered; bounded in count and length so hostile input cannot grow it unbounded.
+_CLEAN: set[str] = set()
+_CLEAN_MAX_ENTRIES = 1 << 16
+_CLEAN_MAX_LENGTH = 256
 
 
 def _check_text(text: str, path: str) -> None:
@@ -204,6 +218,10 @@ def _check_text(text: str, path: str) -> None:
     found = find_secret(text)
     if found:
         raise ValueError(f"{path} appears to hold a raw secret ({found}); publish fingerprint(token) instead")
+    if len(text) <= _CLEAN_MAX_LENGTH:
+        if len(_CLEAN) >= _CLEAN_MAX_ENTRIES:
+            _CLEAN.clear()
+        _CLEAN.add(text)
 
 
 class LifecycleEvent(Event):

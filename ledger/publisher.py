@@ -19,10 +19,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .codec import encode_group_signatures
 from .errors import InvalidEvent, LedgerError, LogUnavailable
 from .events import Event
 from .log import Position
-from .signing import IssuerKey
+from .signing import SIGNATURE_GROUP, IssuerKey
 from .store import EventStore
 
 DEFAULT_BATCH = 1000
@@ -166,11 +167,14 @@ class Publisher:
             prepared.owners.append((request, index))
             pairs.append((event, canonical))
         for prepared, pairs in by_topic.values():
-            signatures = self.key.sign_batch([c for _, c in pairs])
-            prepared.items.extend(
-                (event.key, codec.with_signature(event, canonical, sig))
-                for (event, canonical), sig in zip(pairs, signatures)
-            )
+            items = prepared.items
+            for start in range(0, len(pairs), SIGNATURE_GROUP):
+                group = pairs[start : start + SIGNATURE_GROUP]
+                sig, paths = self.key.sign_group([c for _, c in group])
+                items.extend(
+                    (event.key, codec.with_encoded_signature(event, canonical, encoded))
+                    for (event, canonical), encoded in zip(group, encode_group_signatures(sig, paths))
+                )
         return [prepared for prepared, _ in by_topic.values()]
 
     async def _append(self, batches: list[_Prepared]) -> None:

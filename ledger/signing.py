@@ -97,16 +97,21 @@ class IssuerKey:
         """One signature per group of up to ``group`` events, over the group's Merkle root."""
         out: list[Signature] = []
         for start in range(0, len(canonical), group):
-            leaves = [merkle.leaf_hash(c) for c in canonical[start : start + group]]
-            root, paths = merkle.batch_paths(leaves)
-            sig = self.sign(BATCH_DOMAIN + root)
-            n = len(leaves)
+            sig, paths = self.sign_group(canonical[start : start + group])
+            n = len(paths)
             # model_construct: every field is built right here, validation would only cost time
             out.extend(
                 Signature.model_construct(sig=sig, tree_size=n, leaf_index=i, audit_path=p)
                 for i, p in enumerate(paths)
             )
         return out
+
+    def sign_group(self, canonical: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
+        """Sign one group's Merkle root: the signature and every event's audit path
+        (event i has ``leaf_index=i``, ``tree_size=len(canonical)``). The publisher
+        encodes these straight into Avro, without a Signature model per event."""
+        root, paths = merkle.batch_paths([merkle.leaf_hash(c) for c in canonical])
+        return self.sign(BATCH_DOMAIN + root), paths
 
 
 class Keyring:
