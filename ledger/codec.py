@@ -28,6 +28,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from .avro_fast import FastRecord, Unsupported, compile_record
+from .avro_fast import _SMALL as _SMALL_LONGS
 from .avro_fast import encode_long as _long
 from .avro_schema import SIGNATURE_FIELD, schema_for
 from .errors import MalformedRecord, UnknownSchema
@@ -62,16 +63,16 @@ _HASH_PREFIX = _long(32)  # every audit path entry is a SHA-256 hash
 
 def encode_group_signatures(sig: bytes, paths: list[list[bytes]]) -> list[bytes]:
     """``encode_signature`` for every event of one signed group (tree_size = len(paths),
-    leaf_index = position): the shared prefix is encoded once."""
+    leaf_index = position), given the paths ``IssuerKey.sign_group`` returns (32-byte
+    hashes): the shared prefix is encoded once."""
     head = b"\x02" + _avro_bytes(sig) + _long(len(paths))
     hashes = _HASH_PREFIX
-    out = []
-    for i, path in enumerate(paths):
-        if path and all(len(p) == 32 for p in path):
-            out.append(b"".join((head, _long(i), _long(len(path)), hashes, hashes.join(path), b"\x00")))
-        else:
-            out.append(encode_signature(sig, len(paths), i, path))
-    return out
+    small = _SMALL_LONGS
+    return [
+        b"".join((head, small[i], small[len(path)], hashes, hashes.join(path), b"\x00"))
+        if path and i < len(small) else encode_signature(sig, len(paths), i, path)
+        for i, path in enumerate(paths)
+    ]
 
 
 @functools.cache

@@ -185,9 +185,14 @@ def _check_strings(model: BaseModel, prefix: str) -> None:
     decoded one), so it walks the model's ``__dict__``, skips text too short to hold
     any secret, remembers text already found clean, and builds a field path only
     when it has to complain."""
+    fingerprint_fields = _FINGERPRINT_FIELDS.get(type(model))
+    if fingerprint_fields is None:
+        fingerprint_fields = _FINGERPRINT_FIELDS[type(model)] = frozenset(
+            n for n in type(model).model_fields if n.endswith("token_fingerprint")
+        )
     for name, value in model.__dict__.items():
         if type(value) is str:
-            if name.endswith("token_fingerprint"):
+            if name in fingerprint_fields:
                 _check_text(value, prefix + name)
             elif len(value) >= _SHORTEST_SECRET and value not in _CLEAN:
                 _check_text(value, prefix + name)
@@ -201,6 +206,8 @@ def _check_strings(model: BaseModel, prefix: str) -> None:
         elif isinstance(value, BaseModel):
             _check_strings(value, prefix + name + ".")
 
+
+_FINGERPRINT_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
 
 # Text found clean before. ``find_secret`` is a pure function of the text, and events
 # repeat most of theirs (chain, workflow, producer and resource ids), so a verdict is
