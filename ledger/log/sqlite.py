@@ -6,7 +6,6 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
@@ -109,38 +108,41 @@ class SqliteLog(Log):
         if not records:
             return []
         n = await self.partitions(topic)
-        by_partition: dict[int, list[int]] = defaultdict(list)
-        for i, r in enumerate(records):
-            by_partition[partition_for(r.key, n)].append(i)
+        placed = [partition_for(r.key, n) for r in records]
+        touched = sorted(set(placed))
         now = int(time.time() * 1000)
-        positions: list[Position | None] = [None] * len(records)
+        # Four calls to the database thread per batch, whatever the partitions: the
+        # next offsets of every touched partition in one query (each a PK-index max
+        # lookup), then every row in one executemany, inside one write transaction.
         async with self._write_lock:  # one transaction at a time on this connection
             try:
                 await self.db.execute("BEGIN IMMEDIATE")
                 try:
-                    for partition, idxs in by_partition.items():
-                        async with self.db.execute(
-                            "SELECT COALESCE(MAX(offset) + 1, 0) FROM records WHERE topic = ? AND partition = ?",
-                            (topic, partition),
-                        ) as cur:
-                            (next_offset,) = await cur.fetchone()  # type: ignore[misc]
-                        rows = []
-                        for j, i in enumerate(idxs):
-                            r = records[i]
-                            rows.append((topic, partition, next_offset + j, r.key, r.value, _headers_out(r.headers), now))
-                            positions[i] = Position(topic, partition, next_offset + j)
-                        await self.db.executemany(
-                            "INSERT INTO records(topic, partition, offset, key, value, headers, timestamp_ms)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            rows,
-                        )
+                    async with self.db.execute(
+                        "SELECT p.value, (SELECT COALESCE(MAX(offset) + 1, 0) FROM records"
+                        " WHERE topic = ? AND partition = p.value) FROM json_each(?) AS p",
+                        (topic, json.dumps(touched)),
+                    ) as cur:
+                        next_offset = dict(await cur.fetchall())
+                    rows = []
+                    positions = []
+                    for r, partition in zip(records, placed):
+                        offset = next_offset[partition]
+                        next_offset[partition] = offset + 1
+                        rows.append((topic, partition, offset, r.key, r.value, _headers_out(r.headers), now))
+                        positions.append(Position(topic, partition, offset))
+                    await self.db.executemany(
+                        "INSERT INTO records(topic, partition, offset, key, value, headers, timestamp_ms)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
                     await self.db.execute("COMMIT")
                 except BaseException:
                     await self.db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise LogUnavailable(f"append {len(records)} records to {topic}: {exc}") from exc
-        return positions  # type: ignore[return-value]
+        return positions
 
     async def read(self, topic: str, partition: int, start: int = 0, limit: int | None = None) -> list[StoredRecord]:
         try:
