@@ -23,7 +23,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from .common import rows, ts, utc_now
+from .common import ts, utc_now
 
 # role -> (entity kind, SQL for the party's entity ids, SQL for credentials of entities E, uses of E or None)
 ROLES: dict[str, tuple[str, str, str, str | None]] = {

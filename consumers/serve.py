@@ -1,7 +1,7 @@
 """One process for a laptop or a small team: the HTTP API and dashboard, the
-projector keeping the views current and, when the processors package provides
-``processors.runner.EmbeddedRunner``, the processors too (they meet the views only in
-the log: the runner writes revocations and findings, the projector reads them)."""
+projector keeping the views current, and the embedded processors (they meet the
+views only in the log: the runner writes revocations and findings, the projector
+reads them)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
 from ledger.store import EventStore
+from processors.host import load_or_create_key
+from processors.runner import EmbeddedRunner
 
 from .api import create_app
 from .projector import Projector, ViewsDB
@@ -21,15 +22,10 @@ from .projector import Projector, ViewsDB
 log = logging.getLogger("dledger.serve")
 
 
-def embedded_processors(store: EventStore, key_path: str | None) -> Any | None:
-    """The embedded processor runner, or None when the processors package has none."""
-    try:
-        from processors.host import load_or_create_key
-        from processors.runner import EmbeddedRunner
-    except ModuleNotFoundError as exc:
-        if exc.name in ("processors", "processors.runner", "processors.host"):
-            return None
-        raise
+def embedded_processors(store: EventStore, key_path: str | None) -> EmbeddedRunner:
+    """The embedded processor runner. ``serve`` is a composition root: it hosts the
+    processors beside the views in one process, though the two still meet only in
+    the log."""
     key = load_or_create_key(key_path) if key_path else load_or_create_key()
     return EmbeddedRunner(store, key)
 

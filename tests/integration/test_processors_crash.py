@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.events import CredentialRevoked, GovernanceFinding
 from ledger.publisher import Publisher
 from ledger.signing import IssuerKey
 from ledger.store import EventStore
 from processors.runner import EmbeddedRunner
 from processors.scenario import Scenario
+from tests.integration.test_processors_runner import derived
 
 ISSUER = IssuerKey.from_seed("crash-issuer", b"crash issuer")
 ROUNDS, CHAINS = 6, 8
@@ -47,16 +47,6 @@ def start_host(url: str, key_path: Path, log_path: Path, options: list[str] = []
 def kill(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
-
-
-async def derived(store: EventStore) -> tuple[list[CredentialRevoked], list[GovernanceFinding]]:
-    revoked, found = [], []
-    async for item in store.read_events(store.topics.lifecycle.name):
-        if isinstance(item.event, CredentialRevoked):
-            revoked.append(item.event)
-        elif isinstance(item.event, GovernanceFinding):
-            found.append(item.event)
-    return revoked, found
 
 
 @pytest.mark.slow
