@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -107,12 +109,13 @@ class KafkaLog(Log):
 
     async def _wait_for_metadata(self, topic: str) -> None:
         producer, _, _ = self._need()
-        for _ in range(100):
-            parts = await producer.partitions_for(topic)
-            if parts:
-                self._partitions[topic] = len(parts)
-                return
-            await asyncio.sleep(0.1)
+        with _quiet_while_created(topic):
+            for _ in range(100):
+                parts = await producer.partitions_for(topic)
+                if parts:
+                    self._partitions[topic] = len(parts)
+                    return
+                await asyncio.sleep(0.1)
         raise LogUnavailable(f"topic {topic} has no partitions in metadata")
 
     async def partitions(self, topic: str) -> int:
@@ -198,6 +201,22 @@ class KafkaLog(Log):
             raise LogUnavailable(f"follow {topic}: {exc!r}") from exc
         finally:
             await consumer.stop()
+
+
+@contextlib.contextmanager
+def _quiet_while_created(topic: str) -> Iterator[None]:
+    """A topic just created is missing from metadata for a moment, and aiokafka logs
+    that as an error; while we wait for it on purpose, that line is noise."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return not (record.getMessage().endswith("not found in cluster metadata") and topic in record.getMessage())
+
+    cluster_log = logging.getLogger("aiokafka.cluster")
+    cluster_log.addFilter(drop)
+    try:
+        yield
+    finally:
+        cluster_log.removeFilter(drop)
 
 
 def _stored(m: object) -> StoredRecord:
