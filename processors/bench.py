@@ -14,6 +14,15 @@ For each log and each N:
    and a fresh runner starts from it; its start time is compared with the full
    catch-up of step 1 (both end with the same state: the log has no tail to read).
 
+On Kafka, step 2 is also measured with the real faust worker host, on a ledger of its
+own: N live credentials are published, ``dledger process --log kafka://...`` is started
+as a subprocess with its own key (as an operator would), and once it says it owns every
+lifecycle partition and has read past the backlog (one already-expired probe credential
+per partition is revoked), the same E credentials are published expiring over the same
+window. Lag is read from the log (append time of each ``CredentialRevoked`` minus
+``expires_at``), and every expiring credential must be revoked exactly once, by the
+worker's key. Rows and figures say "faust worker"; the others are the embedded runner.
+
 The events carry no request, decision or approval, so the grace period is set beyond
 the run: the finding rules still evaluate every event, but the gaps they note are not
 reported (and written) during the measurement.
@@ -23,19 +32,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ledger.bench.report import BenchReport, Comparison
 from ledger.events import CredentialIssued, CredentialRevoked, Event, RevocationReason
+from ledger.partitioning import partition_for
 from ledger.publisher import Publisher
 from ledger.signing import IssuerKey
 from ledger.store import EventStore
 
+from .host import load_or_create_key
 from .runner import EmbeddedRunner
 from .scenario import Scenario, fp
 from .snapshot import SnapshotFile
@@ -46,6 +63,8 @@ DEFAULT_SIZES = "10000,100000"
 EXPIRING_MAX = 10_000
 WINDOW_SECONDS = 5.0
 LEAD_SECONDS = 2.0
+WORKER_START_SECONDS = 120.0  # faust start, group join and the rebuild of N credentials
+OWNS = re.compile(r"owns lifecycle partitions \[([\d, ]*)\]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,14 +138,18 @@ async def _one(url: str, backend: str, n: int, report: BenchReport) -> None:
             ev = item.event
             if isinstance(ev, CredentialRevoked) and ev.reason is RevocationReason.EXPIRED and ev.credential_id in expires:
                 lags.append(item.record.timestamp_ms / 1000 - expires[ev.credential_id].timestamp())
-        lags.sort()
-        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan")
         prefix = f"{backend} N={n:,}"
-        report.figures[f"{prefix}: TTL lag p50 (s)"] = statistics.median(lags) if lags else float("nan")
-        report.figures[f"{prefix}: TTL lag p99 (s)"] = p99
-        report.figures[f"{prefix}: TTL lag max (s)"] = lags[-1] if lags else float("nan")
+        _lag_figures(report, prefix, lags)
         report.figures[f"{prefix}: expiries revoked / expected"] = f"{len(lags):,} / {e:,}"
         report.figures[f"{prefix}: live credentials held"] = f"{n:,} + {e:,} expiring over {WINDOW_SECONDS:g}s"
+
+
+def _lag_figures(report: BenchReport, prefix: str, lags: list[float]) -> None:
+    lags.sort()
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan")
+    report.figures[f"{prefix}: TTL lag p50 (s)"] = statistics.median(lags) if lags else float("nan")
+    report.figures[f"{prefix}: TTL lag p99 (s)"] = p99
+    report.figures[f"{prefix}: TTL lag max (s)"] = lags[-1] if lags else float("nan")
 
 
 async def _restart_cost(store: EventStore, runner: EmbeddedRunner, url: str, n: int, backend: str, catch_up_s: float,
@@ -160,4 +183,121 @@ async def run(args: argparse.Namespace) -> BenchReport:
     for backend, make_url in targets:
         for n in sizes:
             await _one(make_url(), backend, n, report)
+            if backend == "kafka":
+                await _faust_worker(make_url(), n, report)
     return report
+
+
+# ---------------------------------------------------------------- the faust worker host
+
+
+def _start_worker(url: str, key_path: Path, log_path: Path) -> subprocess.Popen:
+    """``dledger process --log kafka://...``: the faust worker, as an operator starts it."""
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ledger", "process", "--log", url, "--key", str(key_path),
+             "--grace", str(int(timedelta(days=1).total_seconds()))],
+            stdout=out, stderr=out, start_new_session=True,
+        )
+
+
+def _owned(log_path: Path) -> set[int] | None:
+    found = OWNS.findall(log_path.read_text(errors="replace")) if log_path.exists() else []
+    return {int(p) for p in found[-1].split(",") if p.strip()} if found else None
+
+
+def _stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+async def _expired_revocations(store: EventStore, ids: set[str]) -> list[tuple[str, float, str]]:
+    """(credential id, record append time, writer key id) of every EXPIRED revocation of ``ids``."""
+    out = []
+    async for item in store.read_events(store.topics.lifecycle.name):
+        ev = item.event
+        if isinstance(ev, CredentialRevoked) and ev.reason is RevocationReason.EXPIRED and ev.credential_id in ids:
+            out.append((ev.credential_id, item.record.timestamp_ms / 1000, ev.producer.key_id if ev.producer else ""))
+    return out
+
+
+def _probe_ids(partitions: int) -> list[str]:
+    """One credential (and chain) id per lifecycle partition."""
+    out: dict[int, str] = {}
+    i = 0
+    while len(out) < partitions:
+        cid = f"probe-{i}"
+        out.setdefault(partition_for(cid.encode(), partitions), cid)
+        i += 1
+    return list(out.values())
+
+
+async def _faust_worker(url: str, n: int, report: BenchReport) -> None:
+    """TTL lag with N live credentials, hosted by a ``dledger process`` faust worker."""
+    s = Scenario()
+    work = Path(tempfile.mkdtemp(prefix="dledger-bench-faust-"))
+    key_path, log_path = work / "worker.key", work / "worker.log"
+    worker_key = load_or_create_key(key_path).key_id
+    prefix = f"kafka N={n:,}, faust worker"
+    e = min(n, EXPIRING_MAX)
+    async with EventStore.from_url(url) as store:
+        await _publish(store, [ISSUER.registration()] + s.registry())
+        hour = datetime.now(timezone.utc) + timedelta(hours=1)
+        await _publish(store, _credentials(s, "live", n, lambda i: hour))
+        partitions = store.topics.lifecycle_partitions
+        proc = _start_worker(url, key_path, log_path)
+        try:
+            started = time.monotonic()
+            while _owned(log_path) != set(range(partitions)):
+                if proc.poll() is not None or time.monotonic() - started > WORKER_START_SECONDS:
+                    raise RuntimeError(f"the faust worker did not come to own every partition: "
+                                       f"{log_path.read_text(errors='replace')[-2000:]}")
+                await asyncio.sleep(0.1)
+            owns_s = time.monotonic() - started
+            # already expired, one per partition: once all are revoked the worker's consumer
+            # has read past the N live credentials in every partition
+            probes = _probe_ids(partitions)
+            past = datetime.now(timezone.utc) - timedelta(seconds=1)
+            await _publish(store, [
+                c.model_copy(update={"chain_id": pid, "credential_id": pid})
+                for pid, c in zip(probes, _credentials(s, "probe", partitions, lambda i: past))
+            ])
+            while len({c for c, _, _ in await _expired_revocations(store, set(probes))}) < partitions:
+                if proc.poll() is not None or time.monotonic() - started > WORKER_START_SECONDS:
+                    raise RuntimeError(f"the faust worker did not catch up: {log_path.read_text(errors='replace')[-2000:]}")
+                await asyncio.sleep(0.5)
+            ready_s = time.monotonic() - started
+
+            t0 = datetime.now(timezone.utc) + timedelta(seconds=LEAD_SECONDS + e / 4_000)
+            expiring = _credentials(s, "exp", e, lambda i: t0 + timedelta(seconds=WINDOW_SECONDS * i / e))
+            expires = {c.credential_id: c.expires_at.timestamp() for c in expiring}  # type: ignore[attr-defined]
+            await _publish(store, expiring)
+            last = max(expires.values())
+            await asyncio.sleep(max(0.0, last - time.time()) + 1.0)
+            deadline = time.monotonic() + 60
+            found = await _expired_revocations(store, set(expires))
+            while len({c for c, _, _ in found}) < e and time.monotonic() < deadline and proc.poll() is None:
+                await asyncio.sleep(1.0)
+                found = await _expired_revocations(store, set(expires))
+            await asyncio.sleep(1.0)  # a late duplicate would show up here
+            found = await _expired_revocations(store, set(expires))
+        finally:
+            _stop_worker(proc)
+    counts = Counter(c for c, _, _ in found)
+    first: dict[str, float] = {}
+    for c, at, _ in found:
+        first[c] = min(at, first.get(c, at))
+    _lag_figures(report, prefix, [at - expires[c] for c, at in first.items()])
+    report.figures[f"{prefix}: expiries revoked exactly once / expected"] = \
+        f"{sum(1 for v in counts.values() if v == 1):,} / {e:,} (missing {e - len(counts):,}, " \
+        f"duplicated {sum(1 for v in counts.values() if v > 1):,}, " \
+        f"written by another key {sum(1 for _, _, k in found if k != worker_key):,})"
+    report.figures[f"{prefix}: live credentials held"] = f"{n:,} + {e:,} expiring over {WINDOW_SECONDS:g}s"
+    report.figures[f"{prefix}: start to owning all {partitions} partitions, to caught up (s)"] = \
+        f"{owns_s:.1f}, {ready_s:.1f}"
