@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,6 +26,8 @@ from ledger.store import EventStore
 from .engine import DEFAULT_GRACE
 from .host import ProcessorHost, StateView, utc_now
 from .snapshot import SnapshotFile
+
+log = logging.getLogger("dledger.processors")
 
 READ_LIMIT = 5_000
 DEFAULT_SNAPSHOT_INTERVAL = 60.0
@@ -96,7 +100,12 @@ class EmbeddedRunner:
         if events == self._snapshot_events:
             return False
         blob = self.snapshots.dump(self.host.snapshot())
-        await asyncio.to_thread(self.snapshots.write, blob, events)
+        try:
+            await asyncio.to_thread(self.snapshots.write, blob, events)
+        except (sqlite3.Error, OSError) as exc:
+            # a snapshot only saves restart time: failing to write one must not stop the processors
+            log.warning("processor snapshot not written (%s): the next restart rebuilds from the log", exc)
+            return False
         self._snapshot_events = events
         return True
 

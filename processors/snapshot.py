@@ -31,7 +31,10 @@ from ledger.errors import DomainError
 
 from .state import State
 
-FORMAT = 1
+FORMAT = 2
+# SQLite refuses a blob over 1e9 bytes; a state of a million live credentials pickles
+# to more than that, so a snapshot is stored in chunks, all written in one transaction.
+CHUNK_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -62,8 +65,10 @@ def path_for_key(key_path: str | Path) -> Path:
 class SnapshotFile:
     """One SQLite file of snapshots, keyed by ledger URL."""
 
-    def __init__(self, path: str | Path, ledger: str, *, key_id: str, grace_seconds: float) -> None:
+    def __init__(self, path: str | Path, ledger: str, *, key_id: str, grace_seconds: float,
+                 chunk_bytes: int = CHUNK_BYTES) -> None:
         self.path = Path(path)
+        self.chunk_bytes = chunk_bytes
         self.ledger = ledger_id(ledger)
         self.fingerprint = f"{FORMAT}|{key_id}|{grace_seconds:g}"
 
@@ -74,6 +79,8 @@ class SnapshotFile:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("CREATE TABLE IF NOT EXISTS snapshots (ledger TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
                      " taken_at REAL NOT NULL, events INTEGER NOT NULL, state BLOB NOT NULL)")
+        conn.execute("CREATE TABLE IF NOT EXISTS snapshot_chunks (ledger TEXT NOT NULL, seq INTEGER NOT NULL,"
+                     " data BLOB NOT NULL, PRIMARY KEY (ledger, seq))")
         return conn
 
     def dump(self, snapshot: Snapshot) -> bytes:
@@ -85,8 +92,14 @@ class SnapshotFile:
         conn = self._connect()
         try:
             with conn:
+                conn.execute("DELETE FROM snapshot_chunks WHERE ledger = ?", (self.ledger,))
+                conn.executemany(
+                    "INSERT INTO snapshot_chunks VALUES (?, ?, ?)",
+                    ((self.ledger, seq, blob[start : start + self.chunk_bytes])
+                     for seq, start in enumerate(range(0, len(blob), self.chunk_bytes))),
+                )
                 conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)",
-                             (self.ledger, self.fingerprint, time.time(), events, blob))
+                             (self.ledger, self.fingerprint, time.time(), events, b""))
         finally:
             conn.close()
 
@@ -96,13 +109,17 @@ class SnapshotFile:
             return None
         conn = self._connect()
         try:
-            row = conn.execute("SELECT fingerprint, state FROM snapshots WHERE ledger = ?", (self.ledger,)).fetchone()
+            row = conn.execute("SELECT fingerprint FROM snapshots WHERE ledger = ?", (self.ledger,)).fetchone()
+            if row is None or row[0] != self.fingerprint:
+                return None
+            blob = b"".join(
+                chunk for (chunk,) in
+                conn.execute("SELECT data FROM snapshot_chunks WHERE ledger = ? ORDER BY seq", (self.ledger,))
+            )
         finally:
             conn.close()
-        if row is None or row[0] != self.fingerprint:
-            return None
         try:
-            snap: Snapshot = pickle.loads(row[1])
+            snap: Snapshot = pickle.loads(blob)
         except Exception:  # an unreadable snapshot costs a full rebuild, nothing else
             return None
         fits = all(snap.positions.get(p, 0) <= ends.get(p, 0) for p in snap.positions) and set(snap.positions) <= set(ends) \
@@ -115,5 +132,6 @@ class SnapshotFile:
             try:
                 with conn:
                     conn.execute("DELETE FROM snapshots WHERE ledger = ?", (self.ledger,))
+                    conn.execute("DELETE FROM snapshot_chunks WHERE ledger = ?", (self.ledger,))
             finally:
                 conn.close()

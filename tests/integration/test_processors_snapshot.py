@@ -127,3 +127,37 @@ async def test_snapshot__a_recreated_ledger_is_rebuilt_from_offset_zero(tmp_path
         assert not r.restored_from_snapshot
         revoked, _ = await derived(store)
         assert revoked == Counter({("Z", RevocationReason.EXPIRED): 1})
+
+
+async def test_snapshot__is_stored_in_chunks_and_a_failed_write_stops_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    """A million live credentials pickle past SQLite's 1e9-byte blob limit, so a snapshot
+    spans chunks; and a snapshot that cannot be written costs a rebuild, not the runner."""
+    s = Scenario(start=datetime.now(timezone.utc) - timedelta(seconds=60))
+    small_chunks = SnapshotFile(tmp_path / "processor.snapshots.db", sqlite_url, key_id=PROCESSOR.key_id,
+                                grace_seconds=1, chunk_bytes=512)
+    async with EventStore.from_url(sqlite_url) as store:
+        await publish(store, [ISSUER.registration()] + s.registry() + [s.task("c1", "t1")]
+                      + s.grant("c1", "t1", "A", ttl=600))
+        first = runner(store, small_chunks)
+        await first.run_until_idle()
+        await first.close()
+        import sqlite3
+
+        with sqlite3.connect(small_chunks.path) as db:
+            (chunks,) = db.execute("SELECT COUNT(*) FROM snapshot_chunks").fetchone()
+        assert chunks > 1
+        second = runner(store, small_chunks)
+        await second.start()
+        assert second.restored_from_snapshot and set(second.state.credentials) == {"A"}
+        await second.close()
+
+        unwritable = SnapshotFile(tmp_path, sqlite_url, key_id=PROCESSOR.key_id, grace_seconds=1)  # a directory
+        third = runner(store, None)
+        await third.start()
+        third.snapshots = unwritable
+        await publish(store, [s.complete("c1", "t1", at=20)])
+        assert await third.poll()
+        assert await third.save_snapshot() is False
+        await third.close()
+        revoked, _ = await derived(store)
+        assert revoked[("A", RevocationReason.TASK_COMPLETED)] == 1
