@@ -22,7 +22,8 @@ demo: venv
 ## Start a real Kafka broker, run every test, stop the broker.
 test: venv browser
 	@set -e; \
-	addr=$$($(KAFKA) start | tail -n 1); \
+	out=$$($(KAFKA) start) || { echo "scripts/kafka-local start failed" >&2; exit 1; }; \
+	addr=$$(printf '%s\n' "$$out" | tail -n 1); \
 	trap '$(KAFKA) stop' EXIT; \
 	echo "Kafka broker at $$addr"; \
 	DLEDGER_KAFKA_BOOTSTRAP=$$addr $(PY) -m pytest $(PYTEST_ARGS)
@@ -43,7 +44,8 @@ kafka-stop:
 ## Benchmarks against a real broker: figures and ratios against raw baselines.
 bench: venv
 	@set -e; \
-	addr=$$($(KAFKA) start | tail -n 1); \
+	out=$$($(KAFKA) start) || { echo "scripts/kafka-local start failed" >&2; exit 1; }; \
+	addr=$$(printf '%s\n' "$$out" | tail -n 1); \
 	trap '$(KAFKA) stop' EXIT; \
 	$(VENV)/bin/dledger bench publish --kafka $$addr
 
