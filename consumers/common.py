@@ -11,8 +11,6 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # what ts() writes
-
 
 def ts(value: datetime | None) -> str | None:
     if value is None:

@@ -12,7 +12,7 @@ event and its subject, so evaluating twice never reports twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ledger.events import (
     ApprovalKind,
@@ -363,10 +363,6 @@ def unverifiable(state: State, *, topic: str, partition: int, offset: int, reaso
     f.add("unverifiable_record", Severity.HIGH, f"record {position} was dead-lettered: {error}: {reason}",
           subject=position, cite_cause=False)
     return f.out
-
-
-def grace_deadline(at: datetime, grace: timedelta) -> datetime:
-    return at + grace
 
 
 __all__ = ["check_issuance", "check_use", "on_approval", "parties", "unverifiable", "RevocationReason"]

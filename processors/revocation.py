@@ -10,7 +10,7 @@ a host happened to notice, so a replay writes the same event.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timezone
+from datetime import datetime
 
 from ledger.events import CredentialRevoked, RevocationReason, TaskCompleted
 
@@ -116,6 +116,3 @@ def expire(state: State, now: datetime) -> list[CredentialRevoked]:
         out += revoke(state, cred, RevocationReason.EXPIRED, cred.issued_event_id, cred.expires_at)
     return out
 
-
-def next_expiry(state: State) -> datetime | None:
-    return datetime.fromtimestamp(state.expiries[0][0], timezone.utc) if state.expiries else None

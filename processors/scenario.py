@@ -7,7 +7,7 @@ and complete (no finding). A test breaks exactly one thing and names it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ledger.events import (
@@ -47,13 +47,9 @@ class Scenario:
     resource: str = "res-a"
     system: str = "sys-a"
     domain: str = "td-a"
-    ids: dict[str, int] = field(default_factory=dict)
 
     def t(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
-
-    def _id(self, kind: str, name: str) -> str:
-        return f"{kind}-{name}"
 
     def registry(self) -> list[Event]:
         return [
