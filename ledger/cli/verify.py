@@ -144,22 +144,22 @@ async def run_prove(args: argparse.Namespace) -> int:
         if args.views:
             hint = _views_position(args.views, store.topics.lifecycle.name, args.event_id)
         proof = await prove(store, args.event_id, hint)
-    if args.out:
-        args.out.write_text(json.dumps(proof, indent=2) + "\n")
-        console.print(f"wrote {args.out}: {args.event_id} at {proof['topic']}[{proof['partition']}]@{proof['offset']},"
-                      f" tree size {proof['tree_size']}, {len(proof['audit_path'])} hashes")
-    else:
-        print_json(proof)
-    return 0
+    return _emit(proof, args.out, f"{args.event_id} at {proof['topic']}[{proof['partition']}]@{proof['offset']},"
+                 f" tree size {proof['tree_size']}, {len(proof['audit_path'])} hashes")
 
 
 async def run_prove_consistency(args: argparse.Namespace) -> int:
     async with EventStore.from_url(args.log) as store:
         proof = await prove_consistency(store, args.partition, args.old_size, args.new_size)
-    if args.out:
-        args.out.write_text(json.dumps(proof, indent=2) + "\n")
-        console.print(f"wrote {args.out}: {proof['topic']}[{proof['partition']}] size {proof['old_size']} ->"
-                      f" {proof['new_size']}, {len(proof['proof'])} hashes")
+    return _emit(proof, args.out, f"{proof['topic']}[{proof['partition']}] size {proof['old_size']} ->"
+                 f" {proof['new_size']}, {len(proof['proof'])} hashes")
+
+
+def _emit(proof: dict, out: Path | None, summary: str) -> int:
+    """Write a proof to ``out`` and say what it proves, or print it as JSON."""
+    if out:
+        out.write_text(json.dumps(proof, indent=2) + "\n")
+        console.print(f"wrote {out}: {summary}")
     else:
         print_json(proof)
     return 0
