@@ -23,7 +23,7 @@ from .codec import encode_group_signatures
 from .errors import InvalidEvent, LedgerError, LogUnavailable
 from .events import Event
 from .log import Position
-from .signing import SIGNATURE_GROUP, IssuerKey
+from .signing import IssuerKey
 from .store import EventStore
 
 DEFAULT_BATCH = 1000
@@ -167,11 +167,9 @@ class Publisher:
             prepared.owners.append((request, index))
             pairs.append((event, canonical))
         for prepared, pairs in by_topic.values():
-            items = prepared.items
-            for start in range(0, len(pairs), SIGNATURE_GROUP):
-                group = pairs[start : start + SIGNATURE_GROUP]
-                sig, paths = self.key.sign_group([c for _, c in group])
-                items.extend(
+            for start, sig, paths in self.key.sign_groups([c for _, c in pairs]):
+                group = pairs[start : start + len(paths)]
+                prepared.items.extend(
                     (event.key, codec.with_encoded_signature(event, canonical, encoded))
                     for (event, canonical), encoded in zip(group, encode_group_signatures(sig, paths))
                 )

@@ -11,7 +11,7 @@ batch of one is the plain per-event signature (``tree_size=1``, empty path).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -96,8 +96,7 @@ class IssuerKey:
     def sign_batch(self, canonical: Sequence[bytes], group: int = SIGNATURE_GROUP) -> list[Signature]:
         """One signature per group of up to ``group`` events, over the group's Merkle root."""
         out: list[Signature] = []
-        for start in range(0, len(canonical), group):
-            sig, paths = self.sign_group(canonical[start : start + group])
+        for _, sig, paths in self.sign_groups(canonical, group):
             n = len(paths)
             # model_construct: every field is built right here, validation would only cost time
             out.extend(
@@ -105,6 +104,13 @@ class IssuerKey:
                 for i, p in enumerate(paths)
             )
         return out
+
+    def sign_groups(
+        self, canonical: Sequence[bytes], group: int = SIGNATURE_GROUP
+    ) -> Iterator[tuple[int, bytes, list[list[bytes]]]]:
+        """Each group of up to ``group`` events in order: its first index, signature and paths."""
+        for start in range(0, len(canonical), group):
+            yield (start, *self.sign_group(canonical[start : start + group]))
 
     def sign_group(self, canonical: Sequence[bytes]) -> tuple[bytes, list[list[bytes]]]:
         """Sign one group's Merkle root: the signature and every event's audit path
